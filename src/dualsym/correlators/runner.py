@@ -1,0 +1,218 @@
+"""Chunked, seeded, memory-bounded accumulation of correlators over many networks.
+
+A run of N networks with B blocks has B * ceil(N / B) networks; block b is split into
+chunks of at most `chunk_networks`. Chunk (b, j) draws its networks from a generator
+seeded by SeedSequence(seed, spawn_key=(ensemble, width, b, j)), so a result does not
+depend on the batch size, the number of workers or the order in which chunks finish.
+Within a chunk the networks are evaluated in batches sized to the memory budget.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from dualsym.config import RunConfig
+from dualsym.correlators.moments import (
+    MAX_DENSE_ORDER,
+    MomentAccumulator,
+    entries_for,
+    feature_width,
+    multiset_count,
+)
+from dualsym.ensemble import Ensemble, Params
+from dualsym.errors import MemoryBudgetError
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Networks index `index` of block `block`, `size` networks."""
+
+    block: int
+    index: int
+    size: int
+
+    @property
+    def key(self) -> tuple[int, int]:
+        """Random-stream key of the chunk within its (ensemble, width) stream."""
+        return (self.block, self.index)
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """How a run's networks are divided into blocks and chunks."""
+
+    networks: int
+    blocks: int
+    chunk_networks: int
+
+    @classmethod
+    def from_run(cls, run: RunConfig, networks: int | None = None) -> ChunkPlan:
+        """Build the plan of a run config, with an optional networks override."""
+        return cls(networks or run.networks, run.blocks, run.chunk_networks)
+
+    @property
+    def per_block(self) -> int:
+        """Networks in each block."""
+        return math.ceil(self.networks / self.blocks)
+
+    @property
+    def total_networks(self) -> int:
+        """Networks actually drawn: blocks * per_block (>= the request)."""
+        return self.blocks * self.per_block
+
+    def chunks(self) -> list[Chunk]:
+        """All chunks, block-major."""
+        out = []
+        per_chunk_count = math.ceil(self.per_block / self.chunk_networks)
+        for block in range(self.blocks):
+            for index in range(per_chunk_count):
+                start = index * self.chunk_networks
+                size = min(self.chunk_networks, self.per_block - start)
+                out.append(Chunk(block, index, size))
+        return out
+
+
+class BatchProgram:
+    """Turns one batch of sampled networks into views and tangents.
+
+    `__call__` returns features [views, batch, sites] and tangents [L, batch, sites]
+    (or None), both float64. The base program has one view: the outputs at the points.
+    """
+
+    views = 1
+    tangents = 0
+
+    def __init__(self, points: np.ndarray):
+        self.points = np.asarray(points, dtype=np.float64)
+
+    @property
+    def forward_points(self) -> int:
+        """Points per forward pass (more than len(points) when inputs are moved)."""
+        return len(self.points)
+
+    def __call__(
+        self, ensemble: Ensemble, params: Params
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        x = torch.as_tensor(self.points, device=ensemble.device, dtype=ensemble.dtype)
+        outputs = ensemble.forward(params, x)
+        ensemble.check_finite(outputs, x)
+        features = outputs.reshape(outputs.shape[0], -1).to(torch.float64)
+        return features[None], None
+
+
+def make_accumulator(
+    ensemble: Ensemble,
+    program: BatchProgram,
+    orders: list[int],
+    tuples: list[list[int]] | None,
+    blocks: int,
+) -> MomentAccumulator:
+    """Create an empty accumulator for a program's views and the requested orders."""
+    sites = len(program.points) * ensemble.d_out
+    entries = entries_for(sites, orders, tuples)
+    return MomentAccumulator(
+        sites, entries, program.views, program.tangents, blocks, ensemble.device
+    )
+
+
+def choose_batch_size(
+    ensemble: Ensemble,
+    program: BatchProgram,
+    accumulator: MomentAccumulator,
+    chunk_networks: int,
+    budget_bytes: float,
+) -> int:
+    """Largest batch within the memory budget, or MemoryBudgetError with the sizes."""
+    sites = accumulator.sites
+    item = torch.finfo(ensemble.dtype).bits // 8
+    width = max(ensemble.width or 1, ensemble.d_out, ensemble.d_in)
+    layers = ensemble.config.hidden_layers + 1
+    passes = 1 + program.tangents
+    per_network = ensemble.parameter_count() * item
+    per_network += 4 * program.forward_points * width * layers * item * passes
+    fixed = accumulator.state_bytes()
+    for order, entries in accumulator.entries.items():
+        dense = order <= MAX_DENSE_ORDER and len(entries) == multiset_count(
+            sites, order
+        )
+        if dense:
+            low = order // 2
+            columns = feature_width(sites, order)
+            fixed += (
+                8
+                * program.views
+                * multiset_count(sites, low)
+                * multiset_count(sites, order - low)
+            )
+            if program.tangents:
+                columns += multiset_count(sites, order - 1)
+                fixed += 8 * program.tangents * sites * multiset_count(sites, order - 1)
+            per_network += 8 * (program.views + program.tangents + 1) * columns
+        else:
+            per_network += 8 * (program.views + program.tangents + 1) * len(entries)
+    per_network += 8 * (program.views + program.tangents) * sites * 2
+    if fixed >= budget_bytes:
+        raise MemoryBudgetError(
+            f"ensemble {ensemble.name!r}: the block sums and products for orders "
+            f"{sorted(accumulator.entries)} over {sites} sites (points x outputs) with "
+            f"{program.views} view(s), {program.tangents} tangent(s) and "
+            f"{accumulator.blocks} blocks need {fixed / 2**20:,.0f} MiB, over the "
+            f"budget of {budget_bytes / 2**20:,.0f} MiB. Use fewer points or outputs, "
+            f"fewer group elements or blocks, request order 4 on `tuples`, or raise "
+            f"`memory_budget_mb`."
+        )
+    batch = int((budget_bytes - fixed) // per_network)
+    if batch < 1:
+        raise MemoryBudgetError(
+            f"ensemble {ensemble.name!r}: one network needs {per_network / 2**20:,.1f} "
+            f"MiB of work space beyond the {fixed / 2**20:,.0f} MiB of block sums, over "
+            f"the budget of {budget_bytes / 2**20:,.0f} MiB; raise `memory_budget_mb` "
+            f"or use fewer points, orders or elements"
+        )
+    return min(batch, chunk_networks)
+
+
+def slice_params(params: Params, start: int, stop: int) -> Params:
+    """Select networks start..stop-1 of a parameter batch."""
+    return {name: tensor[start:stop] for name, tensor in params.items()}
+
+
+def accumulate_chunk(
+    ensemble: Ensemble,
+    program: BatchProgram,
+    accumulator: MomentAccumulator,
+    chunk: Chunk,
+    seed: int,
+    batch_size: int,
+) -> None:
+    """Draw one chunk's networks and add their moments to its block."""
+    params = ensemble.sample_chunk(seed, chunk.key, chunk.size)
+    for start in range(0, chunk.size, batch_size):
+        batch = slice_params(params, start, min(start + batch_size, chunk.size))
+        features, tangents = program(ensemble, batch)
+        accumulator.add(chunk.block, features, tangents)
+
+
+def accumulate(
+    ensemble: Ensemble,
+    program: BatchProgram,
+    accumulator: MomentAccumulator,
+    chunks: Iterable[Chunk],
+    seed: int,
+    batch_size: int,
+    on_chunk: Callable[[Chunk], None] | None = None,
+) -> MomentAccumulator:
+    """Accumulate the given chunks serially, calling `on_chunk` after each."""
+    # Tangents come from torch.func.jvp, which needs autograd enabled.
+    with torch.no_grad() if program.tangents == 0 else contextlib.nullcontext():
+        for chunk in chunks:
+            accumulate_chunk(ensemble, program, accumulator, chunk, seed, batch_size)
+            if on_chunk is not None:
+                on_chunk(chunk)
+    return accumulator

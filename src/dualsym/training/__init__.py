@@ -1,0 +1,1 @@
+"""Batched ensemble training and the Fashion-MNIST symmetry-breaking study."""
