@@ -9,7 +9,7 @@ from dualsym.correlators import Correlators, estimate_correlators, load_correlat
 from dualsym.ensemble import Ensemble
 from dualsym.errors import DualsymError, InputError
 from dualsym.groups import Group, make_group
-
+from dualsym.symmetry import certify, test_invariance
 
 __all__ = [
     "Correlators",
@@ -18,10 +18,12 @@ __all__ = [
     "Ensemble",
     "Group",
     "InputError",
+    "certify",
     "estimate_correlators",
     "load_config",
     "load_correlators",
     "make_group",
+    "test_invariance",
 ]
 
 __version__ = "0.1.0"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -19,6 +20,119 @@ app = typer.Typer(
     help="Symmetries of neural-network densities from parameter-space correlators.",
 )
 console = Console(stderr=True)
+
+
+DeviceOption = typer.Option(
+    None, "--device", help="Torch device for sampling and evaluation, e.g. cpu or cuda."
+)
+JsonOption = typer.Option(
+    None, "--json", help="Write the JSON report (a `results` list) to this file."
+)
+OutOption = typer.Option(
+    None, "--out", help="Directory for report.json, NetCDF correlators and plots."
+)
+
+
+def _run_and_report(config, json_path: Path | None, out_dir: Path | None) -> None:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from dualsym.pipeline import run_checks, total_chunks
+    from dualsym.report import results_table, write_json_atomic, write_outputs
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("chunks"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("sampling networks", total=total_chunks(config))
+
+        def on_width(label: str, width: int | None) -> None:
+            progress.update(task, description=f"{label} width {width}")
+
+        report = run_checks(
+            config,
+            on_chunk=lambda chunk: progress.advance(task),
+            on_width=on_width,
+        )
+    stdout = Console() if Console().is_terminal else Console(width=140)
+    stdout.print(results_table(report.results, title="dualsym invariance tests"))
+    for outcome in report.outcomes:
+        certificate = outcome.certificate
+        console.print(
+            f"certificate {outcome.label}: [bold]{certificate.status}[/] "
+            f"({certificate.reason}; surviving subgroup of the law: "
+            f"{certificate.stabilizer or 'n/a'})",
+            highlight=False,
+        )
+    console.print(f"finished in {report.seconds:.1f} s")
+    if json_path is not None:
+        write_json_atomic(report.as_dict(), json_path)
+        console.print(f"wrote {json_path}")
+    if out_dir is not None:
+        for path in write_outputs(report, out_dir):
+            console.print(f"wrote {path}")
+
+
+@app.command()
+def check(
+    config_path: Path = typer.Argument(
+        ...,
+        metavar="CONFIG.toml",
+        help="TOML config with [run], [[ensembles]], [[checks]].",
+    ),
+    networks: int | None = typer.Option(
+        None,
+        "--networks",
+        help="Networks per (check, width); overrides [run].networks.",
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Seed; overrides [run].seed."),
+    out: Path | None = OutOption,
+    json_path: Path | None = JsonOption,
+    device: str | None = DeviceOption,
+) -> None:
+    """Test the invariance of network densities described by a config file."""
+    from dualsym.config import load_config
+    from dualsym.pipeline import override_run
+
+    config = override_run(load_config(config_path), networks, seed, device)
+    _run_and_report(config, json_path, out)
+
+
+@app.command()
+def demo(
+    out: Path | None = OutOption,
+    json_path: Path | None = JsonOption,
+    networks: int | None = typer.Option(
+        None,
+        "--networks",
+        help="Networks per (check, width); default from the demo config.",
+    ),
+    device: str | None = DeviceOption,
+) -> None:
+    """Run the built-in demo: SO(5) output and SO(3) input invariance, and a broken case."""
+    from dualsym.config import load_config
+    from dualsym.pipeline import override_run
+
+    config = override_run(load_config(demo_config_path()), networks, None, device)
+    console.print(f"demo config: {demo_config_path()}")
+    _run_and_report(config, json_path, out)
+
+
+def demo_config_path() -> Path:
+    """Location of the demo config shipped inside the package."""
+    return Path(__file__).parent / "examples" / "demo.toml"
 
 
 def _register_training_commands() -> None:

@@ -102,30 +102,52 @@ def _lie_gather_for(entries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return site_index, rest_index
 
 
-def monomials(features: torch.Tensor, sites: int, degree: int) -> torch.Tensor:
-    """Monomial features prod_k F_{s_k} for all multisets of `degree`: [..., batch, E]."""
+def monomials(site_major: torch.Tensor, degree: int) -> torch.Tensor:
+    """Monomial features prod_k F_{s_k} for all multisets of `degree`.
+
+    Takes site-major features [..., S, batch] and returns [..., E, batch]; selecting
+    whole rows keeps every gather a contiguous copy.
+    """
+    sites = site_major.shape[-2]
     if degree == 0:
-        return torch.ones(
-            (*features.shape[:-1], 1), dtype=features.dtype, device=features.device
-        )
-    entries = torch.as_tensor(dense_entries(sites, degree), device=features.device)
-    result = features[..., entries[:, 0]]
+        shape = (*site_major.shape[:-2], 1, site_major.shape[-1])
+        return torch.ones(shape, dtype=site_major.dtype, device=site_major.device)
+    entries = _entries_tensor(sites, degree, site_major.device)
+    result = site_major.index_select(-2, entries[0])
     for k in range(1, degree):
-        result = result * features[..., entries[:, k]]
+        result = result * site_major.index_select(-2, entries[k])
     return result
+
+
+_ENTRY_TENSORS: dict = {}
+
+
+def _entries_tensor(sites: int, degree: int, device: torch.device) -> torch.Tensor:
+    key = (sites, degree, str(device))
+    if key not in _ENTRY_TENSORS:
+        columns = np.ascontiguousarray(dense_entries(sites, degree).T)
+        _ENTRY_TENSORS[key] = torch.as_tensor(columns, device=device)
+    return _ENTRY_TENSORS[key]
+
+
+def _gather_tensor(index: np.ndarray, device: torch.device) -> torch.Tensor:
+    key = (id(index), str(device))
+    if key not in _ENTRY_TENSORS:
+        _ENTRY_TENSORS[key] = torch.as_tensor(index, device=device)
+    return _ENTRY_TENSORS[key]
 
 
 def dense_moment_sums(features: torch.Tensor, order: int) -> torch.Tensor:
     """Sum over the batch of every unique order-n product: [views, batch, S] -> [views, E]."""
     sites = features.shape[-1]
+    site_major = features.transpose(-1, -2).contiguous()
     a, b = _split_orders(order)
-    left = monomials(features, sites, a)
-    right = left if a == b else monomials(features, sites, b)
-    products = torch.matmul(left.mT, right)  # [views, E_a, E_b]
+    left = monomials(site_major, a)
+    right = left if a == b else monomials(site_major, b)
+    products = torch.matmul(left, right.transpose(-1, -2))  # [views, E_a, E_b]
     rows, cols = _dense_gather(sites, order)
-    rows = torch.as_tensor(rows, device=features.device)
-    cols = torch.as_tensor(cols, device=features.device)
-    return products[:, rows, cols]
+    flat = _gather_tensor(rows * products.shape[-1] + cols, features.device)
+    return products.flatten(-2).index_select(-1, flat)
 
 
 def dense_lie_sums(
@@ -133,12 +155,12 @@ def dense_lie_sums(
 ) -> torch.Tensor:
     """Sum over the batch of L G(s1..sn) for each tangent: ([batch, S], [L, batch, S])."""
     sites = features.shape[-1]
-    mono = monomials(features, sites, order - 1)  # [batch, E_{n-1}]
-    mixed = torch.matmul(tangents.mT, mono)  # [L, S, E_{n-1}]
+    mono = monomials(features.T.contiguous(), order - 1)  # [E_{n-1}, batch]
+    mixed = torch.matmul(tangents.transpose(-1, -2), mono.T)  # [L, S, E_{n-1}]
     site_index, rest_index = _lie_gather(sites, order)
-    site_index = torch.as_tensor(site_index, device=features.device)
-    rest_index = torch.as_tensor(rest_index, device=features.device)
-    return mixed[:, site_index, rest_index].sum(1)
+    flat = _gather_tensor(site_index * mixed.shape[-1] + rest_index, features.device)
+    gathered = mixed.flatten(-2).index_select(-1, flat.flatten())
+    return gathered.reshape(tangents.shape[0], order, -1).sum(1)
 
 
 def tuple_moment_sums(features: torch.Tensor, entries: np.ndarray) -> torch.Tensor:

@@ -6,5 +6,16 @@ from dualsym.symmetry.certificate import (
     certify,
     orthogonal_stabilizer,
 )
+from dualsym.symmetry.invariance import InvarianceResult, test_invariance
+from dualsym.symmetry.statistics import DeviationSummary, deviation_test
 
-__all__ = ["Certificate", "Stabilizer", "certify", "orthogonal_stabilizer"]
+__all__ = [
+    "Certificate",
+    "DeviationSummary",
+    "InvarianceResult",
+    "Stabilizer",
+    "certify",
+    "deviation_test",
+    "orthogonal_stabilizer",
+    "test_invariance",
+]

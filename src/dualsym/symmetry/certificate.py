@@ -94,7 +94,9 @@ def _law_invariant(law: ParameterLaw, transform, matrix: np.ndarray) -> str | No
     if not _is_orthogonal(matrix):
         return "it is not orthogonal, and no law of independent entries is invariant"
     if law.kind != "normal":
-        return f"entries are {law.kind}, and only Gaussian entries are rotation invariant"
+        return (
+            f"entries are {law.kind}, and only Gaussian entries are rotation invariant"
+        )
     return None
 
 

@@ -1,0 +1,55 @@
+"""Human-readable result tables (Rich)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from dualsym.symmetry.invariance import InvarianceResult
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.{digits}g}"
+
+
+def results_table(results: list[InvarianceResult], title: str = "dualsym") -> Table:
+    """One row per (ensemble, width, group, action, order)."""
+    table = Table(title=title, header_style="bold")
+    for column in (
+        "ensemble",
+        "width",
+        "group",
+        "acts on",
+        "n",
+        "verdict",
+        "p-value",
+        "max |z|",
+        "rel. deviation",
+        "resolution",
+        "networks",
+        "certificate",
+    ):
+        table.add_column(
+            column, justify="right" if column in ("width", "n") else "left"
+        )
+    for result in results:
+        summary = result.summary
+        style = "green" if summary.verdict == "invariant" else "red"
+        deviation = _number(summary.relative_deviation)
+        if summary.relative_deviation_error is not None:
+            deviation += f" ± {_number(summary.relative_deviation_error, 2)}"
+        table.add_row(
+            result.name,
+            "-" if result.width is None else str(result.width),
+            result.group,
+            result.acts_on,
+            str(result.order),
+            f"[{style}]{summary.verdict}[/]",
+            _number(summary.p_value, 2),
+            _number(summary.max_abs_z, 3),
+            deviation,
+            _number(summary.resolution, 2),
+            result.certificate or "-",
+        )
+    return table
