@@ -15,24 +15,27 @@ def _number(value: float | None, digits: int = 3) -> str:
 
 def results_table(results: list[InvarianceResult], title: str = "dualsym") -> Table:
     """One row per (ensemble, width, group, action, order)."""
-    table = Table(title=title, header_style="bold")
-    for column in (
+    networks = sorted({result.networks for result in results})
+    caption = f"networks per row: {', '.join(f'{n:,}' for n in networks)}"
+    if results:
+        caption += f"; alpha = {results[0].alpha}"
+    table = Table(title=title, caption=caption, header_style="bold")
+    columns = (
         "ensemble",
         "width",
         "group",
-        "acts on",
+        "on",
         "n",
         "verdict",
         "p-value",
         "max |z|",
         "rel. deviation",
         "resolution",
-        "networks",
         "certificate",
-    ):
-        table.add_column(
-            column, justify="right" if column in ("width", "n") else "left"
-        )
+    )
+    for column in columns:
+        justify = "right" if column in ("width", "n") else "left"
+        table.add_column(column, justify=justify, no_wrap=True)
     for result in results:
         summary = result.summary
         style = "green" if summary.verdict == "invariant" else "red"
