@@ -9,6 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
+import numpy as np
 import typer
 from rich.console import Console
 
@@ -130,6 +131,38 @@ def demo(
     _run_and_report(config, json_path, out)
 
 
+@app.command()
+def inspect(
+    path: Path = typer.Argument(
+        ..., metavar="FILE.nc", help="Correlator file to show."
+    ),
+) -> None:
+    """Show what a correlator file written with --out contains."""
+    from rich.table import Table
+
+    from dualsym.correlators import load_correlators
+
+    correlators = load_correlators(path)
+    table = Table(
+        title=f"{path.name}: {correlators.ensemble}, width {correlators.width}"
+    )
+    for column in ("order", "unique entries", "max |G|", "median standard error"):
+        table.add_column(column)
+    for order, estimate in sorted(correlators.orders.items()):
+        table.add_row(
+            f"G{order}",
+            f"{len(estimate.entries):,}",
+            f"{abs(estimate.mean).max():.4g}",
+            f"{float(np.median(estimate.standard_error)):.3g}",
+        )
+    out = Console() if Console().is_terminal else Console(width=140)
+    out.print(table)
+    out.print(
+        f"networks {correlators.networks:,}, blocks {correlators.blocks}, seed "
+        f"{correlators.seed}, points {len(correlators.points)}, d_out {correlators.d_out}"
+    )
+
+
 def demo_config_path() -> Path:
     """Location of the demo config shipped inside the package."""
     return Path(__file__).parent / "examples" / "demo.toml"
@@ -157,13 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         console.print("aborted")
         return 130
-    except Exception as error:  # click's usage errors carry their own exit code
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            return 2 if isinstance(error, click.UsageError) else error.exit_code
-        raise
+    except typer.TyperException as error:
+        # Usage errors (bad option values, unknown options) carry show() and exit 2.
+        show = getattr(error, "show", None)
+        if show is None:
+            raise
+        show()
+        return int(getattr(error, "exit_code", 2))
     return 0
 
 

@@ -306,12 +306,18 @@ class CheckConfig(_Model):
 
 
 class RunConfig(_Model):
-    """Sample size, error bars, seed and resources for every check of a config."""
+    """Sample size, error bars, seed and resources for every check of a config.
+
+    `chunk_networks` fixes the random streams (part of a run's identity);
+    `batch_networks` only caps how many networks one forward pass evaluates, which the
+    memory budget otherwise decides, and never changes the result beyond rounding.
+    """
 
     networks: int = Field(default=20_000, ge=1)
     seed: int = Field(default=0, ge=0)
     blocks: int = Field(default=40, ge=30)
     chunk_networks: int = Field(default=1000, ge=1)
+    batch_networks: int | None = Field(default=None, ge=1)
     alpha: float = Field(default=0.01, gt=0.0, lt=1.0)
     device: str = "cpu"
     memory_budget_mb: float = Field(default=2048.0, gt=0.0)

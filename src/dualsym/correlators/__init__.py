@@ -58,7 +58,7 @@ def estimate_correlators(
         ensemble,
         program,
         accumulator,
-        plan.chunk_networks,
+        min(plan.chunk_networks, run.batch_networks or plan.chunk_networks),
         run.memory_budget_mb * 2**20,
     )
     accumulate(ensemble, program, accumulator, plan.chunks(), run.seed, batch, on_chunk)

@@ -169,7 +169,9 @@ class MLPArchitecture(Architecture):
             log_norm = log_norm + self._laws[f"b{layer}"].log_mgf_entries(
                 2.0, h.device, h.dtype
             )
-        return log_norm
+        # A divergent E[exp(2 z)] (heavy-tailed laws) leaves the unit undefined: mark
+        # it NaN so the finiteness check reports it instead of returning exp(-inf) = 0.
+        return torch.where(torch.isfinite(log_norm), log_norm, torch.nan)
 
 
 def load_architecture(config: EnsembleConfig, width: int | None) -> Architecture:

@@ -1,0 +1,28 @@
+"""Shared fixtures: small configs that run in seconds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dualsym.config import EnsembleConfig, LawConfig, LayerOverride, MeanRows
+
+
+def make_ensemble(**fields) -> EnsembleConfig:
+    """Ensemble config with float64 defaults suited to exact comparisons."""
+    defaults = dict(
+        name="net", activation="relu", d_in=2, d_out=2, widths=[20], dtype="float64"
+    )
+    defaults.update(fields)
+    return EnsembleConfig(**defaults)
+
+
+def readout_mean_rows(k: int, value: float) -> dict[str, LayerOverride]:
+    """Layer override giving readout rows 0..k-1 mean `value`."""
+    law = LawConfig(std=1.0, fan_in_scaling=True, mean_rows=MeanRows(k=k, value=value))
+    return {"readout": LayerOverride(weights=law)}
+
+
+@pytest.fixture
+def points_2d() -> np.ndarray:
+    return np.array([[0.3, -0.5], [1.0, 0.2], [-0.4, 0.9]])
