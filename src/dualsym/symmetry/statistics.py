@@ -158,7 +158,7 @@ def deviation_test(
 
 
 def _effect_sizes(base_blocks, deviations, count_elements, weights, se, critical):
-    """Relative deviation (bias-corrected, jackknife error), resolution, raw, floor.
+    """Relative deviation (bias-corrected), its error, resolution, raw, floor.
 
     The summary is the mean over group elements, or over generators when no element
     was tested. Resolution is critical_z * noise floor: the relative size of a
@@ -183,10 +183,12 @@ def _effect_sizes(base_blocks, deviations, count_elements, weights, se, critical
     )
     base_jack = (base_blocks.sum(0) - base_blocks) / (blocks - 1)
     dev_jack = (chosen_dev.sum(0) - chosen_dev) / (blocks - 1)
-    _, corrected_jack, _ = _relative_norms(
+    raw_jack, _, _ = _relative_norms(
         base_jack, dev_jack, weights, variance * blocks / (blocks - 1)
     )
-    replicate = corrected_jack.mean(-1)
+    # The error is the jackknife error of the raw norm: the corrected one is clipped
+    # at zero, so for an invariant ensemble its replicates would all be zero.
+    replicate = raw_jack.mean(-1)
     error = math.sqrt(
         (blocks - 1) / blocks * np.sum((replicate - replicate.mean()) ** 2)
     )
