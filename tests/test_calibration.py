@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import make_ensemble
+
 from dualsym.config import GroupConfig, RunConfig
 from dualsym.ensemble import Ensemble
 from dualsym.groups import make_group

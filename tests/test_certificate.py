@@ -1,6 +1,6 @@
 import numpy as np
-
 from conftest import make_ensemble, readout_mean_rows
+
 from dualsym.config import GroupConfig, LawConfig, LayerOverride
 from dualsym.symmetry import certify, orthogonal_stabilizer
 

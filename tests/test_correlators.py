@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
+from conftest import make_ensemble
 from scipy import stats
 
-from conftest import make_ensemble
 from dualsym.config import LawConfig, RunConfig
 from dualsym.correlators import estimate_correlators, load_correlators
 from dualsym.ensemble import Ensemble

@@ -1,7 +1,7 @@
 import numpy as np
 import torch
-
 from conftest import make_ensemble
+
 from dualsym.config import GroupConfig, RunConfig
 from dualsym.ensemble import Ensemble, chunk_generator
 from dualsym.groups import make_group
@@ -40,8 +40,9 @@ def test_custom_architecture_output_invariance():
 
 
 def test_unknown_architecture_path():
-    from dualsym.errors import InputError
     import pytest
+
+    from dualsym.errors import InputError
 
     config = make_ensemble(architecture="no_such_module:build")
     with pytest.raises(InputError, match="cannot import architecture"):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
 from conftest import make_ensemble, readout_mean_rows
+
 from dualsym.config import GroupConfig, LawConfig, LayerOverride, RunConfig
 from dualsym.ensemble import Ensemble
 from dualsym.groups import make_group

@@ -7,10 +7,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from dualsym.symmetry.invariance import InvarianceResult  # noqa: E402
+from dualsym.symmetry.invariance import InvarianceResult
 
 
 def plot_width_scan(

@@ -84,10 +84,11 @@ def _is_signed_permutation(matrix: np.ndarray) -> bool:
     )
 
 
-def _law_invariant(law: ParameterLaw, transform, matrix: np.ndarray) -> str | None:
+def _law_invariant(
+    law: ParameterLaw, moved_mean: np.ndarray, matrix: np.ndarray
+) -> str | None:
     """Return None if the map leaves the law invariant, else the reason it does not."""
-    mean = law.mean
-    if not np.allclose(transform(mean), mean, atol=1e-9):
+    if not np.allclose(moved_mean, law.mean, atol=1e-9):
         return "it moves the mean of the parameters"
     if law.spread == 0 or _is_signed_permutation(matrix):
         return None
@@ -149,11 +150,10 @@ def certify(ensemble: EnsembleConfig, group: GroupConfig, acts_on: str) -> Certi
     for matrix in _transforms(built):
         for kind, law in tensors:
             if kind == "Win":
-                reason = _law_invariant(law, lambda m: m @ matrix, matrix.T)
-            elif kind == "W":
-                reason = _law_invariant(law, lambda m: matrix @ m, matrix)
+                # W_first -> W_first g acts on each row by g^T.
+                reason = _law_invariant(law, law.mean @ matrix, matrix.T)
             else:
-                reason = _law_invariant(law, lambda m: matrix @ m, matrix)
+                reason = _law_invariant(law, matrix @ law.mean, matrix)
             if reason is not None:
                 layer = "first-layer weights" if kind == "Win" else "readout"
                 return Certificate(

@@ -171,7 +171,7 @@ def _effect_sizes(base_blocks, deviations, count_elements, weights, se, critical
     lie = deviations[:, count_elements:]
     lie_relative = None
     if lie.shape[1]:
-        lie_raw, lie_corrected, _ = _relative_norms(
+        _, lie_corrected, _ = _relative_norms(
             base_mean, lie.mean(0), weights, se[count_elements:] ** 2
         )
         lie_relative = float(lie_corrected.mean())
