@@ -1,7 +1,7 @@
 """Validated configuration models shared by the CLI and the Python API.
 
 Every user-facing setting lives here, so a bad value is rejected once, before any work
-starts, with the key that holds it and a hint on how to fix it. A config file is TOML
+starts, with the key that contains it and a hint on how to fix it. A config file is TOML
 with three parts: `[run]` (sample size, seed, error bars), `[[ensembles]]` (network
 families and their parameter laws) and `[[checks]]` (which group to test on which
 ensemble, at which points and orders).

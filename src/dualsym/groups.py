@@ -26,7 +26,7 @@ MAX_ENUMERATED = 50_000
 class Group:
     """A group acting on R^dimension.
 
-    `elements` holds every element of a finite group (identity included) as matrices,
+    `elements` contains every element of a finite group (identity included) as matrices,
     or None for continuous groups. `lie_algebra` has shape [generators, d, d] for linear
     groups and [generators, d] (shift directions) for translations.
     """

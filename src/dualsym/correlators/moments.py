@@ -54,7 +54,7 @@ def _binomial_column(c: np.ndarray, k: int) -> np.ndarray:
 
 @lru_cache(maxsize=64)
 def dense_entries(sites: int, order: int) -> np.ndarray:
-    """All multisets of `order` sites, shape [C(S+n-1, n), n], in colex rank order."""
+    """Return all multisets of `order` sites, shape [C(S+n-1, n), n], in colex rank order."""
     if order == 0:
         return np.zeros((1, 0), dtype=np.int64)
     flat = np.fromiter(

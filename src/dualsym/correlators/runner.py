@@ -45,7 +45,7 @@ class Chunk:
 
 @dataclass(frozen=True)
 class ChunkPlan:
-    """How a run's networks are divided into blocks and chunks."""
+    """Division of a run's networks into blocks and chunks."""
 
     networks: int
     blocks: int
@@ -67,7 +67,7 @@ class ChunkPlan:
         return self.blocks * self.per_block
 
     def chunks(self) -> list[Chunk]:
-        """All chunks, block-major."""
+        """Return all chunks, block-major."""
         out = []
         per_chunk_count = math.ceil(self.per_block / self.chunk_networks)
         for block in range(self.blocks):

@@ -14,7 +14,7 @@ def _number(value: float | None, digits: int = 3) -> str:
 
 
 def results_table(results: list[InvarianceResult], title: str = "dualsym") -> Table:
-    """One row per (ensemble, width, group, action, order)."""
+    """Build a table with one row per (ensemble, width, group, action, order)."""
     networks = sorted({result.networks for result in results})
     caption = f"networks per row: {', '.join(f'{n:,}' for n in networks)}"
     if results:

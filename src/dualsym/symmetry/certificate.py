@@ -3,8 +3,8 @@
 A transformation g of inputs or outputs induces a map on parameters (output rotation R:
 W_last -> R W_last and b_last -> R b_last; input map g: W_first -> W_first g; input
 shift c: b_first -> b_first + W_first c). If the parameter law is invariant under that
-map, the density over functions is invariant. This is a sufficient condition: a
-certificate says "certified" or "not certified", never "broken".
+map, the density over functions is invariant. This is a sufficient condition, so a
+certificate reports "certified" or "not certified", never "broken".
 
 Invariance of a law with independent entries, entry means M and identical centered
 noise: a signed permutation maps it to itself exactly when it fixes M (every law here

@@ -123,7 +123,7 @@ def output_kernel(
             use_bias = bias_law is not None
         if use_bias and bias_law is None:
             bias_law = LawConfig(std=1.0)
-        # Weighted inner products: layer 0 sees sum_j x_j y_j, later layers n * E[h h].
+        # Weighted inner products: layer 0 uses sum_j x_j y_j, later layers n * E[h h].
         weight_part = weight_variance * previous
         is_last = layer == ensemble.hidden_layers
         periodic_bias = (
