@@ -21,6 +21,13 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 
+@app.callback()
+def _root() -> None:
+    # An explicit callback keeps `dualsym fmnist` a subcommand even while fmnist is
+    # the only command registered; Typer would otherwise run it as the root command.
+    pass
+
+
 def _register_training_commands() -> None:
     from dualsym.training.cli import fmnist
 
