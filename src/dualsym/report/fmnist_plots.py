@@ -76,29 +76,45 @@ def plot_accuracy_vs_breaking(table: dict[str, np.ndarray], path: Path) -> Path:
     encoding has its own marker.
     """
     figure, axis = plt.subplots(figsize=(7.5, 4.5))
-    colormap = plt.get_cmap("coolwarm").with_extremes(bad="grey")
     markers = {"one-hot": "o", "one-cold": "^"}
     image = None
     alignments = table["alignment"][~np.isnan(table["alignment"])]
     low = min(0.0, float(alignments.min())) if alignments.size else 0.0
     high = max(1.0, float(alignments.max())) if alignments.size else 1.0
+    style = {"alpha": 0.8, "edgecolors": "black", "linewidths": 0.3}
     for encoding, marker in markers.items():
-        mask = table["targets"] == encoding
-        if not mask.any():
-            continue
-        image = axis.scatter(
-            table["breaking_size"][mask],
-            PERCENT * table["max_accuracy"][mask],
-            c=table["alignment"][mask],
-            cmap=colormap,
-            vmin=low,
-            vmax=high,
-            marker=marker,
-            alpha=0.8,
-            edgecolors="black",
-            linewidths=0.3,
-            label=f"{encoding} targets",
-        )
+        mine = table["targets"] == encoding
+        symmetric = mine & np.isnan(table["alignment"])
+        broken = mine & ~np.isnan(table["alignment"])
+        if symmetric.any():
+            # Scatter drops points whose color value is NaN, so draw these apart.
+            axis.scatter(
+                table["breaking_size"][symmetric],
+                PERCENT * table["max_accuracy"][symmetric],
+                color="grey",
+                marker=marker,
+                **style,
+            )
+        if broken.any():
+            image = axis.scatter(
+                table["breaking_size"][broken],
+                PERCENT * table["max_accuracy"][broken],
+                c=table["alignment"][broken],
+                cmap="coolwarm",
+                vmin=low,
+                vmax=high,
+                marker=marker,
+                **style,
+            )
+        if mine.any():
+            axis.scatter(
+                [],
+                [],
+                color="white",
+                marker=marker,
+                label=f"{encoding} targets",
+                **style,
+            )
     if image is not None:
         figure.colorbar(image, ax=axis, label="alignment with targets (mean cosine)")
     axis.set_xlabel("breaking size |readout mean| = μ√k")

@@ -173,7 +173,7 @@ def fmnist(
             help="Runs trained together as one batched model; results do not "
             "depend on it, memory and speed do.",
         ),
-    ] = 64,
+    ] = 32,
     threads: Annotated[
         int | None,
         typer.Option(
