@@ -173,6 +173,8 @@ def build_sweep_config(
     Raises:
         InputError: a value is out of range or repeated.
     """
+    # NOTE: the one-cold default reads the reference protocol as k = 10 only, with 20
+    # runs; pass --k to sweep the one-hot k grid for one-cold targets too.
     grids = {}
     for encoding in targets:
         if quick:
@@ -487,6 +489,8 @@ def run_sweep(
     data = data.to(device, dtype)
     settings = config.settings()
 
+    # NOTE: a batch is stored only when all its runs finish, so an interruption loses
+    # the partial work of the batch in progress (minutes at the default size).
     for number, keys in enumerate(plan.batches, start=1):
         encoding = keys[0].targets
         params = sample_initializations(keys, config, device)
