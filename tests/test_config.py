@@ -67,3 +67,29 @@ def test_mean_rows_larger_than_tensor():
     config = parse_config(data)
     with pytest.raises(InputError, match="exceeds the 2 rows"):
         Ensemble(config.ensembles[0], 10)
+
+
+def test_custom_architecture_rejects_mlp_keys():
+    data = base()
+    data["ensembles"][0]["architecture"] = "dualsym.examples.custom_architecture:build"
+    data["ensembles"][0]["hidden_layers"] = 4
+    with pytest.raises(InputError, match="hidden_layers only apply to architecture"):
+        parse_config(data)
+
+
+def test_empty_points_rejected():
+    data = base()
+    del data["checks"][0]["linspace"]
+    data["checks"][0]["points"] = []
+    with pytest.raises(InputError, match="`points` is empty"):
+        parse_config(data)
+
+
+def test_unknown_device_rejected():
+    with pytest.raises(InputError, match="unknown device 'tpu'"):
+        parse_config(base(device="tpu"))
+
+
+def test_unknown_key_named():
+    with pytest.raises(InputError, match="run.sede: unknown key"):
+        parse_config(base(sede=1))

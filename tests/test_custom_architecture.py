@@ -47,3 +47,12 @@ def test_unknown_architecture_path():
     config = make_ensemble(architecture="no_such_module:build")
     with pytest.raises(InputError, match="cannot import architecture"):
         Ensemble(config, 7)
+
+
+def test_failing_architecture_function():
+    from dualsym.errors import InputError
+    import pytest
+
+    config = make_ensemble(architecture="os:getcwd")
+    with pytest.raises(InputError, match="failed for width 20"):
+        Ensemble(config, 20)

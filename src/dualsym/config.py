@@ -141,6 +141,17 @@ class EnsembleConfig(_Model):
 
     @model_validator(mode="after")
     def _check_activation_and_layers(self) -> EnsembleConfig:
+        if self.architecture != "mlp":
+            ignored = sorted(
+                {"activation", "hidden_layers", "layers", "output_bias"}
+                & self.model_fields_set
+            )
+            if ignored:
+                raise ValueError(
+                    f"{', '.join(ignored)} only apply to architecture 'mlp'; a custom "
+                    f"architecture receives d_in, d_out, widths, weights and biases, so "
+                    f"remove these keys or set them inside the architecture function"
+                )
         if self.architecture == "mlp" and self.activation not in ACTIVATIONS:
             raise ValueError(
                 f"unknown activation {self.activation!r}; choose one of "
@@ -264,6 +275,8 @@ class CheckConfig(_Model):
     def _check_fields(self) -> CheckConfig:
         if (self.points is None) == (self.linspace is None):
             raise ValueError("give exactly one of `points` or `linspace`")
+        if self.points is not None and not self.points:
+            raise ValueError("`points` is empty: list at least one input point")
         if not self.orders:
             raise ValueError("`orders` must list at least one order")
         for order in self.orders:
@@ -322,6 +335,19 @@ class RunConfig(_Model):
     device: str = "cpu"
     memory_budget_mb: float = Field(default=2048.0, gt=0.0)
     min_networks_per_block: int = Field(default=10, ge=1)
+
+    @field_validator("device")
+    @classmethod
+    def _check_device(cls, device: str) -> str:
+        import torch
+
+        try:
+            torch.device(device)
+        except RuntimeError:
+            raise ValueError(
+                f"unknown device {device!r}; use 'cpu', 'cuda' or 'cuda:N'"
+            ) from None
+        return device
 
     @model_validator(mode="after")
     def _check_networks(self) -> RunConfig:
@@ -423,10 +449,12 @@ def format_validation_error(error: ValidationError, source: str) -> str:
         location = ""
         for part in problem["loc"]:
             location += f"[{part}]" if isinstance(part, int) else f".{part}"
-        location = location.lstrip(".") or "(top level)"
+        location = location.lstrip(".")
         message = problem["msg"].removeprefix("Value error, ")
-        detail = f"  {location}: {message}"
-        if problem["type"] not in ("value_error", "missing") and "input" in problem:
+        detail = f"  {location}: {message}" if location else f"  {message}"
+        if problem["type"] == "extra_forbidden":
+            detail = f"  {location}: unknown key; remove it or check its spelling"
+        elif problem["type"] not in ("value_error", "missing") and "input" in problem:
             detail += f" (got {problem['input']!r})"
         lines.append(detail)
     return "\n".join(lines)

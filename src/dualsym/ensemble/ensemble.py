@@ -186,7 +186,13 @@ def load_architecture(config: EnsembleConfig, width: int | None) -> Architecture
             f"ensemble {config.name!r}: cannot import architecture "
             f"{config.architecture!r}: {error}"
         ) from None
-    architecture = builder(config, width)
+    try:
+        architecture = builder(config, width)
+    except Exception as error:  # a user function can raise anything
+        raise InputError(
+            f"ensemble {config.name!r}: architecture function {config.architecture!r} "
+            f"failed for width {width}: {type(error).__name__}: {error}"
+        ) from None
     if not isinstance(architecture, Architecture):
         raise InputError(
             f"ensemble {config.name!r}: {config.architecture!r} returned "
@@ -289,7 +295,12 @@ class Ensemble:
 
 
 def _resolve_device(device: str | torch.device) -> torch.device:
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except RuntimeError:
+        raise InputError(
+            f"unknown device {str(device)!r}; use 'cpu', 'cuda' or 'cuda:N'"
+        ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError(
             f"device {str(device)!r} requested but CUDA is not available on this "
