@@ -10,7 +10,13 @@ from dualsym.config import EnsembleConfig, LawConfig, LayerOverride, MeanRows
 
 def make_ensemble(**fields) -> EnsembleConfig:
     """Ensemble config with float64 defaults suited to exact comparisons."""
-    defaults = {"name": "net", "d_in": 2, "d_out": 2, "widths": [20], "dtype": "float64"}
+    defaults = {
+        "name": "net",
+        "d_in": 2,
+        "d_out": 2,
+        "widths": [20],
+        "dtype": "float64",
+    }
     if fields.get("architecture", "mlp") == "mlp":
         defaults["activation"] = "relu"
     defaults.update(fields)

@@ -51,3 +51,16 @@ def test_stabilizer_of_vectors():
     assert stabilizer.fixed_rank == 1
     assert np.allclose(stabilizer.basis.T @ np.ones(10), 0)
     assert orthogonal_stabilizer(np.eye(3)).name == "trivial"
+
+
+def test_stabilizer_of_non_gaussian_law():
+    uniform = LawConfig(law="uniform", low=-1.0, high=1.0)
+    config = make_ensemble(d_out=3, layers={"readout": LayerOverride(weights=uniform)})
+    certificate = certify(config, GroupConfig(kind="SO", n=3), "output")
+    assert certificate.stabilizer == "B_3"
+    shifted = LawConfig(law="laplace", scale=1.0, mean_rows={"k": 2, "value": 0.5})
+    config = make_ensemble(
+        d_out=5, output_bias=False, layers={"readout": LayerOverride(weights=shifted)}
+    )
+    certificate = certify(config, GroupConfig(kind="SO", n=5), "output")
+    assert certificate.stabilizer == "B_3 x S_2"

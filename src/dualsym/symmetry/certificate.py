@@ -60,6 +60,32 @@ def orthogonal_stabilizer(vectors: np.ndarray, tol: float = TOLERANCE) -> Stabil
     return Stabilizer(dimension, rank, left[:, rank:])
 
 
+def law_stabilizer(mean_rows: np.ndarray, laws: list[ParameterLaw]) -> str:
+    """Name the largest group of the acted-on coordinates that leaves the laws invariant.
+
+    `mean_rows` has one row per acted-on coordinate (the parameter means it moves).
+    Gaussian laws keep the rotations fixing those rows, O(d - r). Other laws with
+    independent entries keep only signed permutations: equal nonzero rows may be
+    permuted among themselves, and zero rows may also change sign.
+    """
+    if all(law.kind == "normal" or law.spread == 0 for law in laws):
+        return orthogonal_stabilizer(mean_rows).name
+    # NOTE: swapping a row with its negative (with a sign flip) is also a symmetry,
+    # and it is not included in the name.
+    factors = []
+    rows = np.round(np.asarray(mean_rows, dtype=np.float64), 12)
+    _, inverse, counts = np.unique(
+        rows, axis=0, return_inverse=True, return_counts=True
+    )
+    for index, count in enumerate(counts):
+        zero = not np.any(rows[np.flatnonzero(inverse.ravel() == index)[0]])
+        if zero:
+            factors.append(f"B_{count}")
+        elif count > 1:
+            factors.append(f"S_{count}")
+    return " x ".join(factors) if factors else "trivial"
+
+
 @dataclass(frozen=True)
 class Certificate:
     """Outcome of checking a group against the parameter law."""
@@ -142,10 +168,12 @@ def certify(ensemble: EnsembleConfig, group: GroupConfig, acts_on: str) -> Certi
         readout_mean = [laws[f"W{last}"].mean]
         if f"b{last}" in laws:
             readout_mean.append(laws[f"b{last}"].mean[:, None])
-        stabilizer = orthogonal_stabilizer(np.concatenate(readout_mean, axis=1))
+        stabilizer = law_stabilizer(
+            np.concatenate(readout_mean, axis=1), [law for _, law in tensors]
+        )
     else:
         tensors = [("Win", laws["W0"])]
-        stabilizer = orthogonal_stabilizer(laws["W0"].mean.T)
+        stabilizer = law_stabilizer(laws["W0"].mean.T, [laws["W0"]])
 
     for matrix in _transforms(built):
         for kind, law in tensors:
@@ -159,14 +187,15 @@ def certify(ensemble: EnsembleConfig, group: GroupConfig, acts_on: str) -> Certi
                 return Certificate(
                     "not certified",
                     f"{built.name} acting on the {acts_on}: the induced map on the "
-                    f"{layer} is not a symmetry of their law ({reason})",
-                    stabilizer.name,
+                    f"{layer} is not a symmetry of the law of those parameters "
+                    f"({reason})",
+                    stabilizer,
                 )
     return Certificate(
         "certified",
         f"the law of the {'readout' if acts_on == 'output' else 'first layer'} is "
         f"invariant under the induced map of every tested element of {built.name}",
-        stabilizer.name,
+        stabilizer,
     )
 
 
