@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from dualsym.atomic import write_netcdf_atomic
 from dualsym.correlators.moments import MAX_DENSE_ORDER, colex_rank, multiset_count
 from dualsym.errors import MemoryBudgetError, ResultFileError
 
 FILE_FORMAT = "dualsym-correlators-1"
-MAX_DENSE_ELEMENTS = 50_000_000
+# Dense tensors (4 per order in a file) are a convenience beside the unique entries;
+# past this many elements (80 MB each in float64) only unique entries are stored.
+MAX_DENSE_ELEMENTS = 10_000_000
 
 
 @dataclass
@@ -254,23 +255,6 @@ def _version() -> str:
         return version("dualsym")
     except PackageNotFoundError:
         return "unknown"
-
-
-def write_netcdf_atomic(dataset: xr.Dataset, path: str | Path) -> Path:
-    """Write `dataset` to `path` so that readers never see a partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    os.close(descriptor)
-    try:
-        dataset.to_netcdf(temporary, engine="h5netcdf")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def load_correlators(path: str | Path) -> Correlators:

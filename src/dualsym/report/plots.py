@@ -10,6 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from dualsym.atomic import atomic_path
+
 from dualsym.symmetry.invariance import InvarianceResult
 
 
@@ -54,15 +56,13 @@ def plot_width_scan(
         axis.errorbar(log_width, raw, yerr=error, fmt="none", ecolor="gray")
         axis.scatter(log_width, raw, c=colors, zorder=3, label="measured")
         axis.set_xlabel("log10(width)")
-        axis.set_ylabel(f"relative deviation of G^({order})")
+        axis.set_ylabel(f"raw |G(g) - G| / |G|, order {order}")
         axis.set_title(f"order {order}")
         axis.set_ylim(bottom=0)
         axis.legend(fontsize=7)
     figure.suptitle(title)
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(temporary, dpi=120)
+    with atomic_path(path, suffix=".png") as temporary:
+        figure.savefig(temporary, dpi=120)
     plt.close(figure)
-    temporary.replace(path)
     return path

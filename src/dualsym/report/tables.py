@@ -16,7 +16,8 @@ def _number(value: float | None, digits: int = 3) -> str:
 def results_table(results: list[InvarianceResult], title: str = "dualsym") -> Table:
     """Build a table with one row per (ensemble, width, group, action, order)."""
     networks = sorted({result.networks for result in results})
-    caption = f"networks per row: {', '.join(f'{n:,}' for n in networks)}"
+    caption = "rel. deviation: |G(g) - G| / |G|, noise-corrected; "
+    caption += f"networks per row: {', '.join(f'{n:,}' for n in networks)}"
     if results:
         caption += f"; alpha = {results[0].alpha}"
     table = Table(title=title, caption=caption, header_style="bold")
@@ -35,7 +36,10 @@ def results_table(results: list[InvarianceResult], title: str = "dualsym") -> Ta
     )
     for column in columns:
         justify = "right" if column in ("width", "n") else "left"
-        table.add_column(column, justify=justify, no_wrap=True)
+        # Narrow terminals wrap long names instead of dropping short columns.
+        table.add_column(
+            column, justify=justify, min_width=len(column), overflow="fold"
+        )
     for result in results:
         summary = result.summary
         style = "green" if summary.verdict == "invariant" else "red"

@@ -161,12 +161,15 @@ def _effect_sizes(base_blocks, deviations, count_elements, weights, se, critical
     """Relative deviation (bias-corrected), its error, resolution, raw, floor.
 
     The summary is the mean over group elements, or over generators when no element
-    was tested. Resolution is critical_z * noise floor: the relative size of a
+    was tested. All are None when |G| itself is not resolved from zero. Resolution is critical_z * noise floor: the relative size of a
     deviation that reaches the critical value in every entry at once.
     """
     blocks = base_blocks.shape[0]
     base_mean = base_blocks.mean(0)
-    if _norm(base_mean, weights) == 0.0:
+    base_variance = base_blocks.var(0, ddof=1) / blocks
+    # A relative size needs |G| resolved from zero: below twice its own noise (as for
+    # odd orders of zero-mean networks) the ratio would be noise over noise.
+    if np.sum(weights * base_mean**2) <= 4.0 * np.sum(weights * base_variance):
         return None, None, None, None, None, None
     lie = deviations[:, count_elements:]
     lie_relative = None

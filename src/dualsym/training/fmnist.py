@@ -19,7 +19,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from dualsym.config import (
     MeanRows,
     format_validation_error,
 )
+from dualsym.atomic import write_netcdf_atomic, write_text_atomic
 from dualsym.ensemble import Ensemble, chunk_generator
 from dualsym.errors import InputError, ResultFileError
 from dualsym.training.batched import TrainingHistory, TrainSettings, train_batched
@@ -326,7 +326,7 @@ class RunStore:
                 )
         (folder / self.RUNS_DIR).mkdir(parents=True, exist_ok=True)
         if not protocol_path.is_file():
-            _write_atomic_text(protocol_path, self.protocol)
+            write_text_atomic(protocol_path, self.protocol)
 
     def files(self) -> list[Path]:
         """Return the stored batch files, sorted by name."""
@@ -391,10 +391,7 @@ class RunStore:
             / self.RUNS_DIR
             / f"{keys[0].targets}-{digest.hexdigest()[:16]}.nc"
         )
-        temporary = path.with_name(f".{path.name}.tmp")
-        dataset.to_netcdf(temporary, engine="h5netcdf")
-        os.replace(temporary, path)
-        return path
+        return write_netcdf_atomic(dataset, path)
 
 
 def _record_identities(dataset: xr.Dataset) -> list[tuple[str, int, int, int]]:
@@ -422,12 +419,6 @@ def _describe_difference(stored: str, requested: str) -> str:
         f"{key}: stored {old.get(key)!r}, requested {new.get(key)!r}" for key in changed
     ]
     return "; ".join(parts)
-
-
-def _write_atomic_text(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import xarray as xr
 
+from dualsym.atomic import write_text_atomic
 from dualsym.report import fmnist_plots
 from dualsym.training.analysis import assess_claims, cell_summaries, run_table
 from dualsym.training.fmnist import SweepConfig
@@ -49,7 +49,5 @@ def write_report(folder: Path, results: xr.Dataset, config: SweepConfig) -> dict
         "statements": statements,
         "figures": [figure.name for figure in figures],
     }
-    temporary = folder / f".{SUMMARY_FILE}.tmp"
-    temporary.write_text(json.dumps(summary, indent=2))
-    os.replace(temporary, folder / SUMMARY_FILE)
+    write_text_atomic(folder / SUMMARY_FILE, json.dumps(summary, indent=2))
     return summary
