@@ -10,6 +10,7 @@ Within a chunk the networks are evaluated in batches sized to the memory budget.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from dualsym.correlators.moments import (
 )
 from dualsym.ensemble import Ensemble, Params
 from dualsym.errors import MemoryBudgetError
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,11 @@ def choose_batch_size(
     chunk_networks: int,
     budget_bytes: float,
 ) -> int:
-    """Largest batch within the memory budget, or MemoryBudgetError with the sizes."""
+    """Largest batch within the memory budget, or MemoryBudgetError with the sizes.
+
+    The batch never exceeds `chunk_networks`, so every chunk is summed in the same
+    batches wherever it runs.
+    """
     sites = accumulator.sites
     item = torch.finfo(ensemble.dtype).bits // 8
     width = max(ensemble.width or 1, ensemble.d_out, ensemble.d_in)
@@ -183,36 +190,130 @@ def slice_params(params: Params, start: int, stop: int) -> Params:
     return {name: tensor[start:stop] for name, tensor in params.items()}
 
 
-def accumulate_chunk(
+def chunk_partial(
     ensemble: Ensemble,
     program: BatchProgram,
-    accumulator: MomentAccumulator,
+    template: MomentAccumulator,
     chunk: Chunk,
     seed: int,
     batch_size: int,
-) -> None:
-    """Draw one chunk's networks and add their moments to its block."""
-    params = ensemble.sample_chunk(seed, chunk.key, chunk.size)
-    for start in range(0, chunk.size, batch_size):
-        batch = slice_params(params, start, min(start + batch_size, chunk.size))
-        features, tangents = program(ensemble, batch)
-        accumulator.add(chunk.block, features, tangents)
+) -> MomentAccumulator:
+    """Draw one chunk's networks and return their sums in a fresh one-block accumulator.
+
+    The result depends only on the arguments, never on other chunks, so serial, resumed
+    and distributed runs compute identical partials for the same chunk.
+    """
+    partial = template.empty_like(blocks=1)
+    # Tangents come from torch.func.jvp, which needs autograd enabled.
+    with torch.no_grad() if program.tangents == 0 else contextlib.nullcontext():
+        params = ensemble.sample_chunk(seed, chunk.key, chunk.size)
+        for start in range(0, chunk.size, batch_size):
+            batch = slice_params(params, start, min(start + batch_size, chunk.size))
+            features, tangents = program(ensemble, batch)
+            partial.add(0, features, tangents)
+    return partial
+
+
+@dataclass
+class CorrelatorJob:
+    """Everything needed to compute any chunk of one run: what `chunk_partial` takes.
+
+    Every execution path (serial, resumed, Dask) builds its job with `make_job`, so a
+    chunk's sums do not depend on where it runs.
+    """
+
+    ensemble: Ensemble
+    program: BatchProgram
+    plan: ChunkPlan
+    seed: int
+    batch_size: int
+    template: MomentAccumulator
+
+    def new_totals(self) -> MomentAccumulator:
+        """Return zeroed per-block totals for the whole plan."""
+        return self.template.empty_like(self.plan.blocks)
+
+    def chunk_partial(self, chunk: Chunk) -> MomentAccumulator:
+        """Return the one-block sums of `chunk`."""
+        return chunk_partial(
+            self.ensemble,
+            self.program,
+            self.template,
+            chunk,
+            self.seed,
+            self.batch_size,
+        )
+
+
+def make_job(
+    ensemble: Ensemble,
+    program: BatchProgram,
+    orders: list[int],
+    tuples: list[list[int]] | None,
+    run: RunConfig,
+) -> CorrelatorJob:
+    """Plan the chunks, size the batches and create the accumulator of one run."""
+    plan = ChunkPlan.from_run(run)
+    template = make_accumulator(ensemble, program, orders, tuples, plan.blocks)
+    batch_size = choose_batch_size(
+        ensemble,
+        program,
+        template,
+        plan.chunk_networks,
+        run.memory_budget_mb * 2**20,
+    )
+    return CorrelatorJob(ensemble, program, plan, run.seed, batch_size, template)
 
 
 def accumulate(
-    ensemble: Ensemble,
-    program: BatchProgram,
+    job: CorrelatorJob,
     accumulator: MomentAccumulator,
     chunks: Iterable[Chunk],
-    seed: int,
-    batch_size: int,
     on_chunk: Callable[[Chunk], None] | None = None,
 ) -> MomentAccumulator:
-    """Accumulate the given chunks serially, calling `on_chunk` after each."""
-    # Tangents come from torch.func.jvp, which needs autograd enabled.
-    with torch.no_grad() if program.tangents == 0 else contextlib.nullcontext():
-        for chunk in chunks:
-            accumulate_chunk(ensemble, program, accumulator, chunk, seed, batch_size)
-            if on_chunk is not None:
-                on_chunk(chunk)
+    """Add the given chunks' partials into `accumulator` serially, in the given order.
+
+    Each chunk is summed into a fresh partial and then added to its block, exactly as
+    the distributed and resumed paths do, so all three give bitwise-equal totals.
+    """
+    for chunk in chunks:
+        accumulator.add_block(chunk.block, job.chunk_partial(chunk))
+        if on_chunk is not None:
+            on_chunk(chunk)
     return accumulator
+
+
+class OrderedMerge:
+    """Adds chunk partials into totals once per chunk id, in plan order.
+
+    Partials may arrive in any order and more than once (a retried task); each is held
+    until every earlier chunk of the plan has been added, and repeats are dropped. So
+    the totals are bitwise equal to those of a serial run over the same chunks.
+    """
+
+    def __init__(self, totals: MomentAccumulator, chunks: list[Chunk]):
+        self.totals = totals
+        self.order = list(chunks)
+        self.position = 0
+        self.waiting: dict[tuple[int, int], MomentAccumulator] = {}
+        self.merged: set[tuple[int, int]] = set()
+
+    @property
+    def done(self) -> bool:
+        """True when every chunk of the plan has been added."""
+        return self.position == len(self.order)
+
+    def offer(self, chunk: Chunk, partial: MomentAccumulator) -> list[Chunk]:
+        """Take a chunk's partial; return the chunks added to the totals by this call."""
+        if chunk.key in self.merged or chunk.key in self.waiting:
+            logger.warning("dropped a repeated result of chunk %s", chunk.key)
+            return []
+        self.waiting[chunk.key] = partial
+        added = []
+        while not self.done and self.order[self.position].key in self.waiting:
+            next_chunk = self.order[self.position]
+            self.totals.add_block(next_chunk.block, self.waiting.pop(next_chunk.key))
+            self.merged.add(next_chunk.key)
+            self.position += 1
+            added.append(next_chunk)
+        return added
