@@ -122,6 +122,8 @@ def _run_and_report(
             on_width=on_width,
             execution=execution,
         )
+    for name, (finished, total) in report.resumed.items():
+        console.print(f"resumed {name} at chunk {finished} of {total}")
     stdout = Console() if Console().is_terminal else Console(width=140)
     stdout.print(results_table(report.results, title="dualsym invariance tests"))
     for outcome in report.outcomes:

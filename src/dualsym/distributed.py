@@ -126,7 +126,7 @@ class DaskExecutor:
                 submit_next()
                 yield chunk, state
         finally:
-            for future in completed.futures:
+            for future in list(completed.futures):
                 future.cancel()
 
 

@@ -53,6 +53,7 @@ class RunReport:
     outcomes: list[CheckOutcome]
     seconds: float
     checkpoints: list[Path] = field(default_factory=list)
+    resumed: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def results(self) -> list[InvarianceResult]:
@@ -208,6 +209,7 @@ def run_checks(
     start = time.perf_counter()
     outcomes = []
     checkpoints = []
+    resumed = {}
     with _chunk_source(execution) as source:
         for index, check in enumerate(config.checks):
             ensemble_config = config.ensemble(check.ensemble)
@@ -236,6 +238,7 @@ def run_checks(
                     execution,
                     checkpoint,
                     on_chunk,
+                    resumed,
                 )
                 results, correlators = prepared.summarize(totals)
                 for result in results:
@@ -245,7 +248,8 @@ def run_checks(
                 outcome.correlators[width] = correlators
                 logger.info("finished %s at width %s", outcome.label, width)
             outcomes.append(outcome)
-    return RunReport(config, outcomes, time.perf_counter() - start, checkpoints)
+    seconds = time.perf_counter() - start
+    return RunReport(config, outcomes, seconds, checkpoints, resumed)
 
 
 @contextmanager
@@ -269,8 +273,13 @@ def _accumulate_check(
     execution: Execution,
     checkpoint: Path | None,
     on_chunk: Callable[[Chunk], None] | None,
+    resumed: dict[str, tuple[int, int]],
 ) -> MomentAccumulator:
-    """Compute, merge and checkpoint the chunks of one check at one width."""
+    """Compute, merge and checkpoint the chunks of one check at one width.
+
+    A resumed checkpoint is recorded in `resumed` as (finished chunks, all chunks)
+    under the checkpoint's name.
+    """
     totals = job.new_totals()
     chunks = job.plan.chunks()
     finished: list[tuple[int, int]] = []
@@ -278,6 +287,7 @@ def _accumulate_check(
         restored = load_checkpoint(checkpoint, config, totals)
         totals.load_state(restored.state)
         finished = sorted(restored.finished)
+        resumed[checkpoint.stem] = (len(finished), len(chunks))
         logger.info(
             "resuming %s: %d of %d chunks done", checkpoint, len(finished), len(chunks)
         )
