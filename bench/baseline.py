@@ -1,9 +1,9 @@
 """The usual research-code way of estimating n-point functions, as a baseline.
 
-One `torch.nn.Module` is built per network in a Python loop, each is evaluated on the
-inputs, the outputs are joined with `torch.cat`, and the order-n moment is the mean
-over networks of the full networks x (points x outputs)^n product tensor. This is the
-approach dualsym replaces with streaming sums over unique entries.
+One `torch.nn.Module` is built and evaluated per network in a Python loop, and the
+outputs are joined with `torch.cat`. The order-n moment is then the mean over networks
+of the full networks x (points x outputs)^n product tensor. dualsym replaces this with
+streaming sums over unique entries.
 
 The baseline runs in float32, torch's default dtype and what such code uses, because
 the float64 order-4 product tensor at 4x10^3 networks and 30 sites needs about 26 GB.

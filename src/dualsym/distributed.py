@@ -75,7 +75,7 @@ def _plan_chunk(chunks: list[Chunk], block: int, index: int) -> Chunk:
 class DaskExecutor:
     """Runs chunks as Dask tasks and yields their sums as they finish.
 
-    At most `window` tasks are in flight, so the client holds a bounded number of
+    At most `window` tasks are in flight, so the client keeps a bounded number of
     finished partials while it waits for an earlier chunk.
     """
 
@@ -145,6 +145,8 @@ def dask_client(workers: int | None = None, scheduler: str | None = None):
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
+        # NOTE: torch threads on an existing cluster's workers are left as they are,
+        # which oversubscribes cores when a host runs several worker processes.
         logger.info("connecting to Dask scheduler %s", scheduler)
         with Client(scheduler) as client:
             yield client

@@ -118,7 +118,7 @@ def override_run(
 
 @dataclass(frozen=True)
 class Execution:
-    """Where a run's chunks are computed and how its progress is saved.
+    """Execution settings of a run: where its chunks are computed, where it saves progress.
 
     With neither `workers` nor `scheduler` the chunks run serially in this process.
     `workers` starts a local Dask cluster on 127.0.0.1; `scheduler` is the address of

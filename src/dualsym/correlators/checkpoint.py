@@ -1,6 +1,6 @@
 """Checkpoints of partly accumulated runs, so a killed run can resume where it stopped.
 
-A checkpoint is a NetCDF file holding the per-block totals of one (check, width), the
+A checkpoint is a NetCDF file with the per-block totals of one (check, width), the
 ids (block, index) of the chunks already added to them, the config they belong to and
 its seed. It is written atomically (temporary file, then rename), so a run killed while
 writing leaves the previous checkpoint intact. Chunks are added in plan order, so the
@@ -48,7 +48,7 @@ def identity_hash(config: DualsymConfig) -> str:
 
 @dataclass
 class CheckpointState:
-    """What a checkpoint file restores: totals state and finished chunk ids."""
+    """Totals state and finished chunk ids read back from a checkpoint file."""
 
     state: dict[str, np.ndarray]
     finished: set[tuple[int, int]]
@@ -134,11 +134,11 @@ def _check_identity(path: Path, attrs: dict, config: DualsymConfig) -> None:
                 f"requested {key} {requested_run.get(key)}; {advice}"
             )
     differing = sorted(_differing_keys(saved, requested))
-    shown = ", ".join(differing[:5]) or "unknown keys"
+    listed = ", ".join(differing[:5]) or "unknown keys"
     if len(differing) > 5:
-        shown += f" and {len(differing) - 5} more"
+        listed += f" and {len(differing) - 5} more"
     raise InputError(
-        f"checkpoint {path} was written for a different config (differs in {shown}); "
+        f"checkpoint {path} was written for a different config (differs in {listed}); "
         f"{advice}"
     )
 

@@ -5,6 +5,11 @@ chunks of at most `chunk_networks`. Chunk (b, j) draws its networks from a gener
 seeded by SeedSequence(seed, spawn_key=(ensemble, width, b, j)), so a result does not
 depend on the batch size, the number of workers or the order in which chunks finish.
 Within a chunk the networks are evaluated in batches sized to the memory budget.
+
+On a GPU (`RunConfig.device = "cuda"`, or `--device cuda`) sampling, the forward pass
+and accumulation all stay on the device. The forward pass runs in the ensemble dtype
+(float32 by default) and moment sums accumulate in float64. Only finished chunk sums
+leave the device: for Dask transfers and checkpoints.
 """
 
 from __future__ import annotations
@@ -286,9 +291,9 @@ def accumulate(
 class OrderedMerge:
     """Adds chunk partials into totals once per chunk id, in plan order.
 
-    Partials may arrive in any order and more than once (a retried task); each is held
-    until every earlier chunk of the plan has been added, and repeats are dropped. So
-    the totals are bitwise equal to those of a serial run over the same chunks.
+    Partials may arrive in any order and more than once, for example from a retried
+    task. Each waits until every earlier chunk of the plan has been added, and repeats
+    are dropped. So the totals are bitwise equal to a serial run's over the same chunks.
     """
 
     def __init__(self, totals: MomentAccumulator, chunks: list[Chunk]):

@@ -152,9 +152,9 @@ class MLPArchitecture(Architecture):
         h = x
         for layer in range(self.layers + 1):
             z = torch.matmul(h, params[f"W{layer}"].mT)
-            # In-place updates of the fresh matmul output save a pass over memory
-            # each; the operations and their order are those of z + b - c. Autograd
-            # (the jvp of input tangents) needs the out-of-place forms.
+            # In-place updates of the fresh matmul output each save a pass over
+            # memory, with the operations and order of z + b - c. Autograd (the jvp
+            # of input tangents) needs the out-of-place forms.
             in_place = not torch.is_grad_enabled()
             if self.has_bias[layer]:
                 bias = params[f"b{layer}"][:, None, :]
