@@ -95,6 +95,8 @@ def run_case(script: str, *args: str, timeout: float = 1800) -> dict:
     ).rstrip(os.pathsep)
     command = [sys.executable, str(BENCH_DIR / script), "case", *args]
     background = wait_for_quiet()
+    ticks_start, idle_start = _cpu_ticks()
+    children_start = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     completed = subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=timeout, check=False
@@ -105,8 +107,18 @@ def run_case(script: str, *args: str, timeout: float = 1800) -> dict:
             f"{completed.stderr[-4000:]}"
         )
     result = json.loads(completed.stdout.strip().splitlines()[-1])
-    result["process_seconds"] = round(time.perf_counter() - started, 3)
+    wall = time.perf_counter() - started
+    ticks_end, idle_end = _cpu_ticks()
+    children_end = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ticks_per_second = os.sysconf("SC_CLK_TCK")
+    busy = (ticks_end - ticks_start - (idle_end - idle_start)) / ticks_per_second
+    own = (children_end.ru_utime - children_start.ru_utime) + (
+        children_end.ru_stime - children_start.ru_stime
+    )
+    result["process_seconds"] = round(wall, 3)
     result["background_busy_cores"] = round(background, 2)
+    # CPU seconds of other processes per wall second while the case ran.
+    result["other_busy_cores_during"] = round(max(busy - own, 0.0) / wall, 2)
     return result
 
 
@@ -124,24 +136,24 @@ def write_results(name: str, data: dict) -> Path:
     return path
 
 
+def _cpu_ticks() -> tuple[int, int]:
+    """(all, idle) CPU ticks since boot, summed over cores, from /proc/stat."""
+    with open("/proc/stat") as handle:
+        fields = [int(value) for value in handle.readline().split()[1:]]
+    return sum(fields), fields[3] + fields[4]
+
+
 def busy_cores(seconds: float = 1.0) -> float:
-    """Cores kept busy by all processes over `seconds`, from /proc/stat."""
-
-    def sample() -> tuple[int, int]:
-        with open("/proc/stat") as handle:
-            fields = [int(value) for value in handle.readline().split()[1:]]
-        idle = fields[3] + fields[4]
-        return sum(fields), idle
-
-    total_start, idle_start = sample()
+    """Cores kept busy by all processes over `seconds`."""
+    total_start, idle_start = _cpu_ticks()
     time.sleep(seconds)
-    total_end, idle_end = sample()
+    total_end, idle_end = _cpu_ticks()
     total = total_end - total_start
     busy_fraction = 1.0 - (idle_end - idle_start) / max(total, 1)
     return busy_fraction * (os.cpu_count() or 1)
 
 
-def wait_for_quiet(max_busy: float = 0.3, timeout: float = 600) -> float:
+def wait_for_quiet(max_busy: float = 0.3, timeout: float = 120) -> float:
     """Wait until other processes keep fewer than `max_busy` cores busy.
 
     Returns the last measured load; after `timeout` seconds it returns anyway, and the

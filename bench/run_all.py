@@ -1,7 +1,7 @@
 """Run every benchmark (what `make bench` calls) and print a summary of the targets.
 
 Results go to bench/results/*.json; BENCHMARKS.md records them. Each measurement
-waits until other processes keep fewer than 0.3 cores busy (for up to 10 minutes) and
+waits until other processes keep fewer than 0.3 cores busy (for up to 2 minutes) and
 records the load it saw. Usage: python bench/run_all.py [--quick]
 """
 

@@ -30,16 +30,23 @@ logger = logging.getLogger(__name__)
 TASK_RETRIES = 2
 
 
+# Torch intra-op threads for tasks of this worker process, set by `TorchThreads`.
+_task_threads: int | None = None
+
+
 class TorchThreads(WorkerPlugin):
-    """Worker plugin that sets torch's intra-op threads on every (re)started worker."""
+    """Worker plugin that sets torch's intra-op threads on every (re)started worker.
+
+    Dask starts workers with OMP_NUM_THREADS=1, and the OpenMP thread count is a
+    per-thread setting, so each task applies it in its own thread (`compute_chunk`).
+    """
 
     def __init__(self, threads: int):
         self.threads = threads
 
     def setup(self, worker) -> None:
-        import torch
-
-        torch.set_num_threads(self.threads)
+        global _task_threads
+        _task_threads = self.threads
 
 
 @lru_cache(maxsize=4)
@@ -60,6 +67,10 @@ def compute_chunk(
 
     Runs on a Dask worker. The job is rebuilt from the config and cached per process.
     """
+    if _task_threads is not None:
+        import torch
+
+        torch.set_num_threads(_task_threads)
     job = _worker_job(config_json, check_index, width)
     chunk = _plan_chunk(job.plan.chunks(), block, index)
     return job.chunk_partial(chunk).state()

@@ -8,8 +8,9 @@ Within a chunk the networks are evaluated in batches sized to the memory budget.
 
 On a GPU (`RunConfig.device = "cuda"`, or `--device cuda`) sampling, the forward pass
 and accumulation all stay on the device. The forward pass runs in the ensemble dtype
-(float32 by default) and moment sums accumulate in float64. Only finished chunk sums
-leave the device: for Dask transfers and checkpoints.
+(float32 by default) and moment sums accumulate in float64. Per batch, only a
+finiteness flag is read back. Chunk sums leave the device for Dask transfers and
+checkpoints, and totals at the end.
 """
 
 from __future__ import annotations
@@ -98,6 +99,19 @@ class BatchProgram:
 
     def __init__(self, points: np.ndarray):
         self.points = np.asarray(points, dtype=np.float64)
+        self._device_arrays: dict = {}
+
+    def on_device(
+        self, name: str, device: torch.device, dtype: torch.dtype
+    ) -> torch.Tensor:
+        """Return the numpy attribute `name` as a tensor, copied once per device."""
+        key = (name, str(device), dtype)
+        if key not in self._device_arrays:
+            array = getattr(self, name)
+            self._device_arrays[key] = torch.as_tensor(
+                array, device=device, dtype=dtype
+            )
+        return self._device_arrays[key]
 
     @property
     def forward_points(self) -> int:
@@ -107,7 +121,7 @@ class BatchProgram:
     def __call__(
         self, ensemble: Ensemble, params: Params
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        x = torch.as_tensor(self.points, device=ensemble.device, dtype=ensemble.dtype)
+        x = self.on_device("points", ensemble.device, ensemble.dtype)
         outputs = ensemble.forward(params, x)
         ensemble.check_finite(outputs, x)
         features = outputs.reshape(outputs.shape[0], -1).to(torch.float64)
