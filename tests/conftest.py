@@ -1,9 +1,14 @@
-"""Shared fixtures: small configs that run in seconds."""
+"""Shared fixtures: small configs, and an environment for spawned processes."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
+
+import dualsym
 
 from dualsym.config import EnsembleConfig, LawConfig, LayerOverride, MeanRows
 
@@ -32,3 +37,17 @@ def readout_mean_rows(k: int, value: float) -> dict[str, LayerOverride]:
 @pytest.fixture
 def points_2d() -> np.ndarray:
     return np.array([[0.3, -0.5], [1.0, 0.2], [-0.4, 0.9]])
+
+
+SOURCE_DIR = Path(dualsym.__file__).resolve().parents[1]
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def subprocess_env(monkeypatch) -> dict[str, str]:
+    """Environment in which child processes (CLI runs, Dask workers) import dualsym."""
+    paths = [str(SOURCE_DIR), str(TESTS_DIR)]
+    if os.environ.get("PYTHONPATH"):
+        paths.append(os.environ["PYTHONPATH"])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
+    return dict(os.environ)

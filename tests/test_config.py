@@ -70,11 +70,14 @@ def test_mean_rows_larger_than_tensor():
 
 
 def test_custom_architecture_rejects_mlp_keys():
+    from dualsym.ensemble import Ensemble
+
     data = base()
     data["ensembles"][0]["architecture"] = "dualsym.examples.custom_architecture:build"
     data["ensembles"][0]["hidden_layers"] = 4
-    with pytest.raises(InputError, match="hidden_layers only apply to architecture"):
-        parse_config(data)
+    config = parse_config(data)
+    with pytest.raises(InputError, match="hidden_layers do not apply"):
+        Ensemble(config.ensembles[0], 10)
 
 
 def test_empty_points_rejected():

@@ -24,7 +24,35 @@ console = Console(stderr=True)
 
 
 DeviceOption = typer.Option(
-    None, "--device", help="Torch device for sampling and evaluation, e.g. cpu or cuda."
+    None,
+    "--device",
+    help="Torch device for sampling, forward passes and accumulation: cpu, cuda or "
+    "cuda:N. On cuda everything stays on the GPU: the forward pass runs in the "
+    "ensemble dtype (float32 by default) and moments accumulate in float64.",
+)
+WorkersOption = typer.Option(
+    None,
+    "--workers",
+    help="Start a local Dask cluster of this many worker processes on 127.0.0.1 and "
+    "run the chunks there. Results equal the serial run's.",
+)
+SchedulerOption = typer.Option(
+    None,
+    "--scheduler",
+    help="Address of a running Dask scheduler (e.g. tcp://10.0.0.5:8786) to run the "
+    "chunks on; its workers need dualsym installed.",
+)
+ResumeOption = typer.Option(
+    False,
+    "--resume",
+    help="Continue a killed run from the checkpoints in OUT/checkpoints (needs --out). "
+    "A checkpoint written for another config or seed is rejected.",
+)
+CheckpointEveryOption = typer.Option(
+    None,
+    "--checkpoint-every",
+    help="Chunks between checkpoints in OUT/checkpoints (needs --out; default "
+    "20). Checkpoints are removed once the outputs are written.",
 )
 JsonOption = typer.Option(
     None, "--json", help="Write the JSON report (a `results` list) to this file."
@@ -34,7 +62,34 @@ OutOption = typer.Option(
 )
 
 
-def _run_and_report(config, json_path: Path | None, out_dir: Path | None) -> None:
+def _execution(
+    out_dir: Path | None,
+    workers: int | None,
+    scheduler: str | None,
+    resume: bool,
+    checkpoint_every: int | None,
+):
+    """Build and validate the execution settings of the CLI options."""
+    from dualsym.pipeline import DEFAULT_CHECKPOINT_EVERY, Execution
+
+    if checkpoint_every is not None and out_dir is None:
+        raise InputError("--checkpoint-every needs --out DIR to write checkpoints to")
+    execution = Execution(
+        workers=workers,
+        scheduler=scheduler,
+        checkpoint_dir=None if out_dir is None else out_dir / "checkpoints",
+        checkpoint_every=(
+            DEFAULT_CHECKPOINT_EVERY if checkpoint_every is None else checkpoint_every
+        ),
+        resume=resume,
+    )
+    execution.validate()
+    return execution
+
+
+def _run_and_report(
+    config, json_path: Path | None, out_dir: Path | None, execution
+) -> None:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -66,7 +121,10 @@ def _run_and_report(config, json_path: Path | None, out_dir: Path | None) -> Non
             config,
             on_chunk=lambda chunk: progress.advance(task),
             on_width=on_width,
+            execution=execution,
         )
+    for name, (finished, total) in report.resumed.items():
+        console.print(f"resumed {name} at chunk {finished} of {total}")
     stdout = Console() if Console().is_terminal else Console(width=140)
     stdout.print(results_table(report.results, title="dualsym invariance tests"))
     for outcome in report.outcomes:
@@ -84,6 +142,16 @@ def _run_and_report(config, json_path: Path | None, out_dir: Path | None) -> Non
     if out_dir is not None:
         for path in write_outputs(report, out_dir):
             console.print(f"wrote {path}")
+        _remove_checkpoints(report.checkpoints)
+
+
+def _remove_checkpoints(paths: list[Path]) -> None:
+    """Delete a finished run's checkpoints, and their directory once it is empty."""
+    for path in paths:
+        path.unlink(missing_ok=True)
+    for directory in {path.parent for path in paths}:
+        if directory.is_dir() and not any(directory.iterdir()):
+            directory.rmdir()
 
 
 @app.command()
@@ -102,13 +170,18 @@ def check(
     out: Path | None = OutOption,
     json_path: Path | None = JsonOption,
     device: str | None = DeviceOption,
+    workers: int | None = WorkersOption,
+    scheduler: str | None = SchedulerOption,
+    resume: bool = ResumeOption,
+    checkpoint_every: int | None = CheckpointEveryOption,
 ) -> None:
     """Test the invariance of network densities described by a config file."""
     from dualsym.config import load_config
     from dualsym.pipeline import override_run
 
+    execution = _execution(out, workers, scheduler, resume, checkpoint_every)
     config = override_run(load_config(config_path), networks, seed, device)
-    _run_and_report(config, json_path, out)
+    _run_and_report(config, json_path, out, execution)
 
 
 @app.command()
@@ -121,14 +194,19 @@ def demo(
         help="Networks per (check, width); default from the demo config.",
     ),
     device: str | None = DeviceOption,
+    workers: int | None = WorkersOption,
+    scheduler: str | None = SchedulerOption,
+    resume: bool = ResumeOption,
+    checkpoint_every: int | None = CheckpointEveryOption,
 ) -> None:
     """Run the built-in demo: SO(5) output and SO(3) input invariance, and a broken case."""
     from dualsym.config import load_config
     from dualsym.pipeline import override_run
 
+    execution = _execution(out, workers, scheduler, resume, checkpoint_every)
     config = override_run(load_config(demo_config_path()), networks, None, device)
     console.print(f"demo config: {demo_config_path()}")
-    _run_and_report(config, json_path, out)
+    _run_and_report(config, json_path, out, execution)
 
 
 @app.command()
@@ -179,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    # Dask sets its own loggers to INFO, which would print every cluster event.
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     _register_training_commands()
     try:
         app(args=argv, standalone_mode=False)

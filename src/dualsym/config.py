@@ -141,17 +141,6 @@ class EnsembleConfig(_Model):
 
     @model_validator(mode="after")
     def _check_activation_and_layers(self) -> EnsembleConfig:
-        if self.architecture != "mlp":
-            ignored = sorted(
-                {"activation", "hidden_layers", "layers", "output_bias"}
-                & self.model_fields_set
-            )
-            if ignored:
-                raise ValueError(
-                    f"{', '.join(ignored)} only apply to architecture 'mlp'; a custom "
-                    f"architecture receives d_in, d_out, widths, weights and biases, so "
-                    f"remove these keys or set them inside the architecture function"
-                )
         if self.architecture == "mlp" and self.activation not in ACTIVATIONS:
             raise ValueError(
                 f"unknown activation {self.activation!r}; choose one of "

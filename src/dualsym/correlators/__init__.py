@@ -18,9 +18,12 @@ from dualsym.correlators.runner import (
     BatchProgram,
     Chunk,
     ChunkPlan,
+    CorrelatorJob,
     accumulate,
     choose_batch_size,
+    chunk_partial,
     make_accumulator,
+    make_job,
 )
 from dualsym.ensemble import Ensemble
 
@@ -51,18 +54,9 @@ def estimate_correlators(
         [point * ensemble.d_out + output for point, output in site_tuple]
         for site_tuple in (tuples or [])
     ]
-    plan = ChunkPlan.from_run(run)
-    program = BatchProgram(points)
-    accumulator = make_accumulator(ensemble, program, orders, flat_tuples, plan.blocks)
-    batch = choose_batch_size(
-        ensemble,
-        program,
-        accumulator,
-        min(plan.chunk_networks, run.batch_networks or plan.chunk_networks),
-        run.memory_budget_mb * 2**20,
-    )
-    accumulate(ensemble, program, accumulator, plan.chunks(), run.seed, batch, on_chunk)
-    return correlators_from(accumulator, ensemble, points, plan, run.seed)
+    job = make_job(ensemble, BatchProgram(points), orders, flat_tuples, run)
+    accumulator = accumulate(job, job.new_totals(), job.plan.chunks(), on_chunk)
+    return correlators_from(accumulator, ensemble, points, job.plan, run.seed)
 
 
 def correlators_from(
@@ -92,13 +86,16 @@ __all__ = [
     "Chunk",
     "ChunkPlan",
     "ConnectedEstimate",
+    "CorrelatorJob",
     "Correlators",
     "OrderEstimate",
     "accumulate",
     "choose_batch_size",
+    "chunk_partial",
     "correlators_from",
     "estimate_correlators",
     "load_correlators",
     "make_accumulator",
+    "make_job",
     "write_netcdf_atomic",
 ]

@@ -119,22 +119,40 @@ def monomials(site_major: torch.Tensor, degree: int) -> torch.Tensor:
     return result
 
 
-_ENTRY_TENSORS: dict = {}
+# Index tensors on each device, keyed by (kind, sites, order, device), so the hot loop
+# never copies an index array from the host.
+_INDEX_TENSORS: dict = {}
 
 
 def _entries_tensor(sites: int, degree: int, device: torch.device) -> torch.Tensor:
-    key = (sites, degree, str(device))
-    if key not in _ENTRY_TENSORS:
+    key = ("entries", sites, degree, str(device))
+    if key not in _INDEX_TENSORS:
         columns = np.ascontiguousarray(dense_entries(sites, degree).T)
-        _ENTRY_TENSORS[key] = torch.as_tensor(columns, device=device)
-    return _ENTRY_TENSORS[key]
+        _INDEX_TENSORS[key] = torch.as_tensor(columns, device=device)
+    return _INDEX_TENSORS[key]
 
 
-def _gather_tensor(index: np.ndarray, device: torch.device) -> torch.Tensor:
-    key = (id(index), str(device))
-    if key not in _ENTRY_TENSORS:
-        _ENTRY_TENSORS[key] = torch.as_tensor(index, device=device)
-    return _ENTRY_TENSORS[key]
+def _dense_flat_gather(
+    sites: int, order: int, columns: int, device: torch.device
+) -> torch.Tensor:
+    """Flat indices into Mono_a^T Mono_b (`columns` wide) of every multiset."""
+    key = ("dense", sites, order, str(device))
+    if key not in _INDEX_TENSORS:
+        rows, cols = _dense_gather(sites, order)
+        _INDEX_TENSORS[key] = torch.as_tensor(rows * columns + cols, device=device)
+    return _INDEX_TENSORS[key]
+
+
+def _lie_flat_gather(
+    sites: int, order: int, columns: int, device: torch.device
+) -> torch.Tensor:
+    """Flat indices into D^T Mono_{n-1} (`columns` wide), position-major."""
+    key = ("lie", sites, order, str(device))
+    if key not in _INDEX_TENSORS:
+        site_index, rest_index = _lie_gather(sites, order)
+        flat = (site_index * columns + rest_index).flatten()
+        _INDEX_TENSORS[key] = torch.as_tensor(flat, device=device)
+    return _INDEX_TENSORS[key]
 
 
 def dense_moment_sums(features: torch.Tensor, order: int) -> torch.Tensor:
@@ -145,8 +163,7 @@ def dense_moment_sums(features: torch.Tensor, order: int) -> torch.Tensor:
     left = monomials(site_major, a)
     right = left if a == b else monomials(site_major, b)
     products = torch.matmul(left, right.transpose(-1, -2))  # [views, E_a, E_b]
-    rows, cols = _dense_gather(sites, order)
-    flat = _gather_tensor(rows * products.shape[-1] + cols, features.device)
+    flat = _dense_flat_gather(sites, order, products.shape[-1], features.device)
     return products.flatten(-2).index_select(-1, flat)
 
 
@@ -157,9 +174,8 @@ def dense_lie_sums(
     sites = features.shape[-1]
     mono = monomials(features.T.contiguous(), order - 1)  # [E_{n-1}, batch]
     mixed = torch.matmul(tangents.transpose(-1, -2), mono.T)  # [L, S, E_{n-1}]
-    site_index, rest_index = _lie_gather(sites, order)
-    flat = _gather_tensor(site_index * mixed.shape[-1] + rest_index, features.device)
-    gathered = mixed.flatten(-2).index_select(-1, flat.flatten())
+    flat = _lie_flat_gather(sites, order, mixed.shape[-1], features.device)
+    gathered = mixed.flatten(-2).index_select(-1, flat)
     return gathered.reshape(tangents.shape[0], order, -1).sum(1)
 
 
@@ -261,6 +277,32 @@ class MomentAccumulator:
                     lie = tuple_lie_sums(features[0], tangents, entries)
                 self.tangent_sums[order][block] += lie
         self.counts[block] += features.shape[1]
+
+    def empty_like(self, blocks: int | None = None) -> MomentAccumulator:
+        """Return a zeroed accumulator with the same entries, views and tangents."""
+        return MomentAccumulator(
+            self.sites,
+            self.entries,
+            self.views,
+            self.tangents,
+            self.blocks if blocks is None else blocks,
+            self.device,
+        )
+
+    def add_block(self, block: int, partial: MomentAccumulator) -> None:
+        """Add the sums of a one-block accumulator (one chunk's sums) into `block`.
+
+        Floating-point addition is not associative, so totals are bitwise
+        reproducible only when partials are added in the same order every time.
+        """
+        if partial.blocks != 1:
+            raise ValueError(f"expected a one-block partial, got {partial.blocks}")
+        for order in self.entries:
+            self.view_sums[order][block] += partial.view_sums[order][0].to(self.device)
+            self.tangent_sums[order][block] += partial.tangent_sums[order][0].to(
+                self.device
+            )
+        self.counts[block] += partial.counts[0].to(self.device)
 
     def merge(self, other: MomentAccumulator) -> None:
         """Add another accumulator's sums (same plan) into this one."""

@@ -152,12 +152,21 @@ class MLPArchitecture(Architecture):
         h = x
         for layer in range(self.layers + 1):
             z = torch.matmul(h, params[f"W{layer}"].mT)
+            # In-place updates of the fresh matmul output each save a pass over
+            # memory, with the operations and order of z + b - c. Autograd (the jvp
+            # of input tangents) needs the out-of-place forms.
+            in_place = not torch.is_grad_enabled()
             if self.has_bias[layer]:
-                z = z + params[f"b{layer}"][:, None, :]
+                bias = params[f"b{layer}"][:, None, :]
+                z = z.add_(bias) if in_place else z + bias
             if layer == self.layers:
                 return z
             if act is None:
-                h = torch.exp(z - 0.5 * self._gauss_log_norm(layer, h))
+                half_log_norm = 0.5 * self._gauss_log_norm(layer, h)
+                if in_place:
+                    h = z.sub_(half_log_norm).exp_()
+                else:
+                    h = torch.exp(z - half_log_norm)
             else:
                 h = act(z)
         raise AssertionError("unreachable")

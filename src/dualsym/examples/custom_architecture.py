@@ -19,7 +19,19 @@ def _forward(params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
 
 
 def build(config: EnsembleConfig, width: int) -> FunctionArchitecture:
-    """Build the skip-connection family at `width` from the config's weight law."""
+    """Build the skip-connection family at `width` from the config's weight law.
+
+    The builder receives the whole ensemble config and uses d_in, d_out, weights and
+    biases; it rejects the MLP keys it cannot honor instead of ignoring them.
+    """
+    unused = sorted(
+        {"hidden_layers", "layers", "output_bias"} & config.model_fields_set
+    )
+    if unused:
+        raise ValueError(
+            f"{', '.join(unused)} do not apply to the skip-connection architecture "
+            f"(one tanh layer plus a linear skip); remove them from the config"
+        )
     weight_law = config.weights
     bias_law = config.biases or LawConfig(std=1.0)
     shapes = {

@@ -31,17 +31,17 @@ class OutputActionProgram(BatchProgram):
     def __call__(
         self, ensemble: Ensemble, params: Params
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        x = torch.as_tensor(self.points, device=ensemble.device, dtype=ensemble.dtype)
+        x = self.on_device("points", ensemble.device, ensemble.dtype)
         outputs = ensemble.forward(params, x)
         ensemble.check_finite(outputs, x)
         outputs = outputs.to(torch.float64)
         networks = outputs.shape[0]
-        matrices = torch.as_tensor(self.elements, device=outputs.device)
+        matrices = self.on_device("elements", outputs.device, torch.float64)
         views = [outputs] + [outputs @ matrix.T for matrix in matrices]
         features = torch.stack(views).reshape(self.views, networks, -1)
         if not self.tangents:
             return features, None
-        generators = torch.as_tensor(self.generators, device=outputs.device)
+        generators = self.on_device("generators", outputs.device, torch.float64)
         tangents = torch.stack([outputs @ generator.T for generator in generators])
         return features, tangents.reshape(self.tangents, networks, -1)
 
@@ -84,7 +84,7 @@ class InputActionProgram(BatchProgram):
         self, ensemble: Ensemble, params: Params
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         device, dtype = ensemble.device, ensemble.dtype
-        x_all = torch.as_tensor(self.all_points, device=device, dtype=dtype)
+        x_all = self.on_device("all_points", device, dtype)
         outputs = ensemble.forward(params, x_all)
         ensemble.check_finite(outputs, x_all)
         networks = outputs.shape[0]
@@ -94,7 +94,7 @@ class InputActionProgram(BatchProgram):
         features = features.permute(1, 0, 2).contiguous()
         if not self.tangents:
             return features, None
-        x = torch.as_tensor(self.points, device=device, dtype=dtype)
+        x = self.on_device("points", device, dtype)
         tangents = []
         for direction in self.directions:
             tangent_in = torch.as_tensor(direction, device=device, dtype=dtype)

@@ -10,13 +10,8 @@ import numpy as np
 
 from dualsym.config import RunConfig
 from dualsym.correlators import Correlators, correlators_from
-from dualsym.correlators.runner import (
-    Chunk,
-    ChunkPlan,
-    accumulate,
-    choose_batch_size,
-    make_accumulator,
-)
+from dualsym.correlators.moments import MomentAccumulator
+from dualsym.correlators.runner import Chunk, CorrelatorJob, accumulate, make_job
 from dualsym.ensemble import Ensemble
 from dualsym.errors import InputError
 from dualsym.groups import Group
@@ -125,7 +120,37 @@ def test_invariance(
     return results
 
 
-def run_invariance(
+@dataclass
+class InvarianceJob:
+    """A planned invariance test: the chunk job plus what its summary needs."""
+
+    job: CorrelatorJob
+    group: Group
+    acts_on: str
+    points: np.ndarray
+    run: RunConfig
+
+    def summarize(
+        self, accumulator: MomentAccumulator
+    ) -> tuple[list[InvarianceResult], Correlators]:
+        """Turn filled totals into per-order results and the untransformed correlators."""
+        job = self.job
+        results = summarize(
+            accumulator,
+            job.ensemble,
+            self.group,
+            self.acts_on,
+            job.plan,
+            self.run,
+            job.program,
+        )
+        correlators = correlators_from(
+            accumulator, job.ensemble, self.points, job.plan, self.run.seed
+        )
+        return results, correlators
+
+
+def prepare_invariance(
     ensemble: Ensemble,
     points,
     group: Group,
@@ -136,9 +161,12 @@ def run_invariance(
     run: RunConfig | None = None,
     tuples: list[list[tuple[int, int]]] | None = None,
     label: str = "",
-    on_chunk: Callable[[Chunk], None] | None = None,
-) -> tuple[list[InvarianceResult], Correlators]:
-    """Like `test_invariance`, also returning the untransformed correlators."""
+) -> InvarianceJob:
+    """Choose the group elements, build the batch program and plan the chunks.
+
+    Nothing is sampled yet. The elements come from a generator seeded by `run.seed` and
+    `label`, so every process that prepares the same test tests the same elements.
+    """
     run = run or RunConfig()
     points = np.asarray(points, dtype=np.float64).reshape(-1, ensemble.d_in)
     dimension = ensemble.d_in if acts_on == "input" else ensemble.d_out
@@ -156,18 +184,39 @@ def run_invariance(
         [point * ensemble.d_out + output for point, output in site_tuple]
         for site_tuple in (tuples or [])
     ]
-    plan = ChunkPlan.from_run(run)
-    accumulator = make_accumulator(ensemble, program, orders, flat_tuples, plan.blocks)
-    batch = choose_batch_size(
+    job = make_job(ensemble, program, orders, flat_tuples, run)
+    return InvarianceJob(job, group, acts_on, points, run)
+
+
+def run_invariance(
+    ensemble: Ensemble,
+    points,
+    group: Group,
+    acts_on: str,
+    orders: list[int] = (2, 4),
+    elements: int = 8,
+    generators: bool = True,
+    run: RunConfig | None = None,
+    tuples: list[list[tuple[int, int]]] | None = None,
+    label: str = "",
+    on_chunk: Callable[[Chunk], None] | None = None,
+) -> tuple[list[InvarianceResult], Correlators]:
+    """Like `test_invariance`, also returning the untransformed correlators."""
+    prepared = prepare_invariance(
         ensemble,
-        program,
-        accumulator,
-        min(plan.chunk_networks, run.batch_networks or plan.chunk_networks),
-        run.memory_budget_mb * 2**20,
+        points,
+        group,
+        acts_on,
+        orders,
+        elements,
+        generators,
+        run,
+        tuples,
+        label,
     )
-    accumulate(ensemble, program, accumulator, plan.chunks(), run.seed, batch, on_chunk)
-    results = summarize(accumulator, ensemble, group, acts_on, plan, run, program)
-    return results, correlators_from(accumulator, ensemble, points, plan, run.seed)
+    job = prepared.job
+    accumulator = accumulate(job, job.new_totals(), job.plan.chunks(), on_chunk)
+    return prepared.summarize(accumulator)
 
 
 def summarize(accumulator, ensemble, group, acts_on, plan, run, program):
