@@ -27,7 +27,7 @@ data:
 	fi
 
 demo: install
-	$(BIN)/dualsym demo --out runs/demo --json runs/demo/report.json
+	$(BIN)/dualsym demo --out runs/demo
 
 test: install data
 	$(BIN)/python -m pytest -q

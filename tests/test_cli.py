@@ -162,3 +162,57 @@ def test_inspect_unreadable_exits_2(tmp_path, capsys):
     bad.write_bytes(b"\x89HDF garbage")
     assert main(["inspect", str(bad)]) == 2
     assert "cannot read result file" in capsys.readouterr().err
+
+
+def test_override_errors_exit_2(tmp_path, capsys):
+    config = write_config(tmp_path, VALID)
+    for option in (
+        ["--networks", "0"],
+        ["--networks", "100"],
+        ["--seed", "-1"],
+        ["--device", "tpu"],
+    ):
+        assert main(["check", str(config), *option]) == 2
+        assert "--networks/--seed/--device" in capsys.readouterr().err
+
+
+def test_unwritable_outputs_rejected_first(tmp_path, capsys):
+    config = write_config(tmp_path, VALID)
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    json_path = tmp_path / "j.json"
+    assert (
+        main(["check", str(config), "--out", str(blocker), "--json", str(json_path)])
+        == 2
+    )
+    assert "not a directory" in capsys.readouterr().err
+    assert not json_path.exists()
+    assert (
+        main(
+            [
+                "check",
+                str(config),
+                "--out",
+                str(tmp_path / "o"),
+                "--json",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
+    assert not (tmp_path / "o").exists()
+
+
+def test_brackets_survive_in_messages(tmp_path, capsys):
+    text = VALID.replace("orders = [2, 4]", "orders = [2, 5]")
+    code, _, _ = run_cli(tmp_path, text)
+    assert code == 2
+    assert "[point, output]" in capsys.readouterr().err
+
+
+def test_published_files_readable(tmp_path):
+    code, out_dir, json_path = run_cli(tmp_path, VALID)
+    assert code == 0
+    for path in [json_path, *out_dir.iterdir()]:
+        assert path.stat().st_mode & 0o044 == 0o044, path
+    assert not list(tmp_path.glob(".out.*"))

@@ -12,11 +12,14 @@ from pathlib import Path
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from dualsym.errors import InputError
 
 app = typer.Typer(
     add_completion=False,
+    # Plain help text: Rich markup would swallow "[run]" and "[[checks]]".
+    rich_markup_mode=None,
     no_args_is_help=True,
     help="Symmetries of neural-network densities from parameter-space correlators.",
 )
@@ -101,6 +104,9 @@ def _run_and_report(
 
     from dualsym.pipeline import run_checks, total_chunks
     from dualsym.report import results_table, write_json_atomic, write_outputs
+    from dualsym.report.output import check_output_paths
+
+    check_output_paths(json_path, out_dir)
 
     with Progress(
         TextColumn("{task.description}"),
@@ -131,18 +137,18 @@ def _run_and_report(
         certificate = outcome.certificate
         console.print(
             f"certificate {outcome.label}: [bold]{certificate.status}[/] "
-            f"({certificate.reason}; surviving subgroup of the law: "
-            f"{certificate.stabilizer or 'n/a'})",
+            f"({escape(certificate.reason)}; surviving subgroup of the law: "
+            f"{escape(certificate.stabilizer or 'unknown')})",
             highlight=False,
         )
     console.print(f"finished in {report.seconds:.1f} s")
-    if json_path is not None:
-        write_json_atomic(report.as_dict(), json_path)
-        console.print(f"wrote {json_path}")
     if out_dir is not None:
         for path in write_outputs(report, out_dir):
-            console.print(f"wrote {path}")
+            console.print(f"wrote {path}", highlight=False)
         _remove_checkpoints(report.checkpoints)
+    if json_path is not None:
+        write_json_atomic(report.as_dict(), json_path)
+        console.print(f"wrote {json_path}", highlight=False)
 
 
 def _remove_checkpoints(paths: list[Path]) -> None:
@@ -263,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except InputError as error:
-        console.print(f"[bold red]error:[/] {error}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
         return 2
     except typer.Exit as exit_:
         return exit_.exit_code

@@ -110,10 +110,11 @@ def override_run(
     if device is not None:
         run["device"] = device
     data = config.model_dump()
-    data["run"] = RunConfig.model_validate(run).model_dump()
+    data["run"] = run
     from dualsym.config import parse_config
 
-    return parse_config(data, "command-line options")
+    # Keys under `run` named in the message are the --networks, --seed, --device flags.
+    return parse_config(data, "(config with --networks/--seed/--device applied)")
 
 
 @dataclass(frozen=True)
