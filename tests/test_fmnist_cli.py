@@ -71,7 +71,7 @@ def error_output(capsys) -> str:
         (["--runs", "0"], "runs"),
         (["--epochs", "0"], "epochs"),
         (["--batch-runs", "0"], "--batch-runs must be a positive integer"),
-        (["--device", "toaster"], "invalid --device 'toaster'"),
+        (["--device", "toaster"], "unknown device 'toaster'"),
         (["--data", "/nonexistent/fmnist"], "apt-get install dataset-fashion-mnist"),
         (["--train-limit", "0"], "train_limit"),
     ],

@@ -161,6 +161,25 @@ class EnsembleConfig(_Model):
                 )
         return self
 
+    def layer_laws(self, index: int) -> tuple[LawConfig, LawConfig | None]:
+        """Return the weight law and the bias law (None: no bias) of layer `index`.
+
+        A layer override replaces the ensemble-wide laws; `use_bias` switches the bias
+        on or off; the readout has a bias only if `output_bias` is true.
+        """
+        override = self.layer_override(index)
+        weight_law = override.weights or self.weights
+        bias_law = override.biases or self.biases
+        if override.use_bias is not None:
+            use_bias = override.use_bias
+        elif index == self.hidden_layers:
+            use_bias = self.output_bias and bias_law is not None
+        else:
+            use_bias = bias_law is not None
+        if not use_bias:
+            return weight_law, None
+        return weight_law, bias_law or LawConfig(std=1.0)
+
     def layer_override(self, index: int) -> LayerOverride:
         """Return the override of layer `index`, merging the 'readout' alias."""
         merged: dict = {}

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dualsym.config import CheckConfig, DualsymConfig, RunConfig
+from dualsym.config import CheckConfig, DualsymConfig
 from dualsym.correlators import Chunk, ChunkPlan, Correlators
 from dualsym.correlators.checkpoint import load_checkpoint, save_checkpoint
 from dualsym.correlators.moments import MomentAccumulator

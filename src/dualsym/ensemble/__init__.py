@@ -7,6 +7,7 @@ from dualsym.ensemble.ensemble import (
     MLPArchitecture,
     Params,
     TensorSpec,
+    resolve_device,
     chunk_generator,
     stream_key,
 )
@@ -21,5 +22,6 @@ __all__ = [
     "Params",
     "TensorSpec",
     "chunk_generator",
+    "resolve_device",
     "stream_key",
 ]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from dualsym.config import EnsembleConfig, LawConfig
+from dualsym.config import EnsembleConfig
 from dualsym.ensemble.laws import ParameterLaw
 from dualsym.errors import InputError, NonFiniteOutputError
 
@@ -111,9 +111,8 @@ class MLPArchitecture(Architecture):
         self.has_bias = []
         for layer in range(self.layers + 1):
             fan_in, fan_out = sizes[layer], sizes[layer + 1]
-            override = config.layer_override(layer)
+            weight_law, bias_law = config.layer_laws(layer)
             where = f"ensemble {config.name!r} layer {layer}"
-            weight_law = override.weights or config.weights
             self.specs.append(
                 TensorSpec(
                     f"W{layer}",
@@ -124,15 +123,7 @@ class MLPArchitecture(Architecture):
                     "weight",
                 )
             )
-            bias_law = override.biases or config.biases
-            if override.use_bias is not None:
-                use_bias = override.use_bias
-            elif layer == self.layers:
-                use_bias = config.output_bias and bias_law is not None
-            else:
-                use_bias = bias_law is not None
-            if use_bias and bias_law is None:
-                bias_law = LawConfig(std=1.0)
+            use_bias = bias_law is not None
             self.has_bias.append(use_bias)
             if use_bias:
                 self.specs.append(
@@ -254,7 +245,7 @@ class Ensemble:
         self.config = config
         self.name = config.name
         self.width = width
-        self.device = _resolve_device(device)
+        self.device = resolve_device(device)
         self.dtype = DTYPES[dtype or config.dtype]
         self.architecture = load_architecture(config, width)
         self.d_in = config.d_in
@@ -303,7 +294,8 @@ class Ensemble:
         )
 
 
-def _resolve_device(device: str | torch.device) -> torch.device:
+def resolve_device(device: str | torch.device) -> torch.device:
+    """Parse a torch device name, rejecting unknown names and CUDA where it is absent."""
     try:
         device = torch.device(device)
     except RuntimeError:

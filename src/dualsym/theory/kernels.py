@@ -110,19 +110,10 @@ def output_kernel(
     previous = points @ points.T  # E[h_j(x) h_j(y)] summed over j, for the inputs
     for layer in range(ensemble.hidden_layers + 1):
         fan_in = sizes[layer]
-        override = ensemble.layer_override(layer)
         where = f"ensemble {ensemble.name!r} layer {layer}"
-        weight_law = override.weights or ensemble.weights
+        weight_law, bias_law = ensemble.layer_laws(layer)
+        use_bias = bias_law is not None
         weight_variance = _entry_variance(weight_law, fan_in, f"{where} weights")
-        bias_law = override.biases or ensemble.biases
-        if override.use_bias is not None:
-            use_bias = override.use_bias
-        elif layer == ensemble.hidden_layers:
-            use_bias = ensemble.output_bias and bias_law is not None
-        else:
-            use_bias = bias_law is not None
-        if use_bias and bias_law is None:
-            bias_law = LawConfig(std=1.0)
         # Weighted inner products: layer 0 uses sum_j x_j y_j, later layers n * E[h h].
         weight_part = weight_variance * previous
         is_last = layer == ensemble.hidden_layers

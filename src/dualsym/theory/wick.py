@@ -60,17 +60,14 @@ def linear_network_connected_4pt(
             "with one hidden layer"
         )
     points = np.asarray(points, dtype=np.float64).reshape(-1, ensemble.d_in)
-    first = ensemble.layer_override(0)
     where = f"ensemble {ensemble.name!r} layer 0"
-    weight_law = first.weights or ensemble.weights
+    weight_law, bias_law = ensemble.layer_laws(0)
     kernel = _entry_variance(weight_law, ensemble.d_in, f"{where} weights") * (
         points @ points.T
     )
-    bias_law = first.biases or ensemble.biases
-    use_bias = first.use_bias if first.use_bias is not None else bias_law is not None
-    if use_bias and bias_law is not None:
+    if bias_law is not None:
         kernel = kernel + _entry_variance(bias_law, ensemble.d_in, f"{where} biases")
-    readout = ensemble.layer_override(1).weights or ensemble.weights
+    readout, _ = ensemble.layer_laws(1)
     v = _entry_variance(readout, width, f"ensemble {ensemble.name!r} readout weights")
     d_out = ensemble.d_out
     entries = np.asarray(entries)

@@ -20,6 +20,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from dualsym.ensemble import resolve_device
 from dualsym.errors import InputError
 from dualsym.training.data import load_fashion_mnist
 from dualsym.training.fmnist import (
@@ -93,22 +94,6 @@ def parse_targets(text: str) -> list[str]:
     if text not in TARGET_ENCODINGS:
         raise InputError(f"invalid --targets {text!r}: use one-hot, one-cold or both")
     return [text]
-
-
-def resolve_device(name: str) -> torch.device:
-    """Parse a torch device name, rejecting CUDA where it is not available."""
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise InputError(
-            f"invalid --device {name!r}: use cpu, cuda or cuda:N"
-        ) from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(
-            f"--device {name} requested but CUDA is not available on this machine; "
-            f"use --device cpu"
-        )
-    return device
 
 
 def fmnist(
