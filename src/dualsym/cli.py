@@ -42,7 +42,7 @@ WorkersOption = typer.Option(
 SchedulerOption = typer.Option(
     None,
     "--scheduler",
-    help="Address of a running Dask scheduler (e.g. tcp://10.0.0.5:8786) to run the "
+    help="Address of a running Dask scheduler (tcp://HOST:PORT) to run the "
     "chunks on; its workers need dualsym installed.",
 )
 ResumeOption = typer.Option(
