@@ -156,3 +156,35 @@ def test_claim_not_tested_without_runs():
     one_cold, one_hot = assess_claims(one_hot_only)
     assert one_cold["verdict"] == "not tested"
     assert one_hot["verdict"] == "consistent: no effect resolved"
+
+
+def test_holm_adjustment_matches_hand_values():
+    from dualsym.training.analysis import _holm
+
+    adjusted = _holm(np.array([0.01, 0.04, 0.03]))
+    # Sorted 0.01, 0.03, 0.04 get factors 3, 2, 1 and a running maximum.
+    assert np.allclose(adjusted, [0.03, 0.06, 0.06])
+
+
+def test_cell_effects_flag_helping_cell():
+    from dualsym.training.analysis import cell_effects
+
+    rng = np.random.default_rng(0)
+    size = np.repeat([0.0, 0.1, 0.5], 20)
+    accuracy = np.concatenate(
+        [
+            0.85 + 0.003 * rng.normal(size=20),
+            0.86 + 0.003 * rng.normal(size=20),
+            0.70 + 0.003 * rng.normal(size=20),
+        ]
+    )
+    table = {
+        "k": np.full(60, 10),
+        "mu": np.repeat([0.0, 0.03, 0.16], 20),
+        "breaking_size": size,
+        "max_accuracy": accuracy,
+    }
+    mine = np.ones(60, dtype=bool)
+    cells = cell_effects(table, mine, size == 0)
+    assert [cell["helps"] for cell in cells] == [True, False]
+    assert [cell["hurts"] for cell in cells] == [False, True]

@@ -267,9 +267,81 @@ def _assess_one(table: dict[str, np.ndarray], encoding: str, claim: str) -> dict
     statement["alignment"] = float(np.nanmean(table["alignment"][broken]))
     statement["comparison"] = vars(comparison)
     statement["slope"] = None if slope is None else vars(slope)
+    statement["cells"] = cell_effects(table, mine, symmetric)
     statement["verdict"] = _verdict(encoding, comparison)
     statement["text"] = _describe(encoding, comparison, slope, statement)
+    helping = [cell for cell in statement["cells"] if cell["helps"]]
+    if helping:
+        best = max(helping, key=lambda cell: cell["difference"])
+        statement["text"] += (
+            f" Cell by cell (Welch, Holm-corrected over {len(statement['cells'])} "
+            f"cells), breaking helps at {len(helping)} cell(s); the largest gain is at "
+            f"k = {best['k']}, mu = {best['mu']:g}: {100 * best['difference']:+.2f} "
+            f"points, CI [{100 * best['low']:+.2f}, {100 * best['high']:+.2f}], "
+            f"Holm p = {best['p_holm']:.3g}."
+        )
     return statement
+
+
+def cell_effects(
+    table: dict[str, np.ndarray], mine: np.ndarray, symmetric: np.ndarray
+) -> list[dict]:
+    """Compare every broken (k, mu) cell with the symmetric runs, Holm-corrected.
+
+    Each cell gets Welch's difference of mean accuracy with its confidence interval
+    and a Holm-adjusted p-value over all cells of the encoding; `helps` and `hurts`
+    are set where the adjusted p-value is below 1 - confidence.
+    """
+    keys = sorted(
+        {
+            (int(k), float(mu))
+            for k, mu, size in zip(
+                table["k"][mine], table["mu"][mine], table["breaking_size"][mine]
+            )
+            if size > 0
+        }
+    )
+    cells = []
+    for k, mu in keys:
+        runs = mine & (table["k"] == k) & np.isclose(table["mu"], mu)
+        runs &= table["breaking_size"] > 0
+        if runs.sum() < 2:
+            continue
+        comparison = compare_means(
+            table["max_accuracy"][runs], table["max_accuracy"][symmetric], f"k={k}"
+        )
+        cells.append(
+            {
+                "k": k,
+                "mu": mu,
+                "difference": comparison.difference,
+                "low": comparison.low,
+                "high": comparison.high,
+                "p_value": comparison.p_value,
+            }
+        )
+    if not cells:
+        return cells
+    p_values = np.array([cell["p_value"] for cell in cells])
+    holm = _holm(p_values)
+    for cell, p_holm in zip(cells, holm):
+        cell["p_holm"] = float(p_holm)
+        significant = p_holm < 1.0 - CONFIDENCE
+        cell["helps"] = bool(significant and cell["difference"] > 0)
+        cell["hurts"] = bool(significant and cell["difference"] < 0)
+    return cells
+
+
+def _holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm step-down adjusted p-values (family-wise error control)."""
+    order = np.argsort(p_values)
+    count = len(p_values)
+    adjusted = np.empty(count)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, (count - rank) * p_values[index])
+        adjusted[index] = min(1.0, running)
+    return adjusted
 
 
 def _verdict(encoding: str, comparison: Comparison) -> str:
