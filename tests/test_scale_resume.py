@@ -173,3 +173,34 @@ def test_resume_without_checkpoints_dir_exits_2(tmp_path, capsys):
 
     assert code == 2
     assert "no checkpoint directory" in capsys.readouterr().err
+
+
+def test_out_of_order_chunks_checkpoint_consistently(tmp_path, monkeypatch):
+    # Dask returns chunks out of order, so one merge can release several at once.
+    # Every checkpoint must list exactly the chunks its sums contain.
+    import dualsym.pipeline as pipeline
+
+    config = small_config(networks=600, chunk_networks=10)
+    original = pipeline._partials
+
+    def shuffled(config, check_index, width, job, source, chunks):
+        pairs = list(original(config, check_index, width, job, source, chunks))
+        order = np.random.default_rng(0).permutation(len(pairs))
+        for index in order:
+            yield pairs[index]
+
+    saved = []
+    real_save = pipeline.save_checkpoint
+
+    def recording_save(path, totals, finished, config, label):
+        counts = totals.counts.cpu().numpy()
+        saved.append((int(counts.sum()), 10 * len(finished)))
+        return real_save(path, totals, finished, config, label)
+
+    monkeypatch.setattr(pipeline, "_partials", shuffled)
+    monkeypatch.setattr(pipeline, "save_checkpoint", recording_save)
+    execution = Execution(checkpoint_dir=tmp_path / "checkpoints", checkpoint_every=3)
+    run_checks(config, execution=execution)
+    assert len(saved) > 3
+    for networks_in_sums, networks_listed in saved:
+        assert networks_in_sums == networks_listed

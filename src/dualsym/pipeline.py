@@ -303,14 +303,18 @@ def _accumulate_check(
     merge = OrderedMerge(totals, remaining)
     since_saved = 0
     for chunk, partial in _partials(config, check_index, width, job, source, remaining):
-        for added in merge.offer(chunk, partial):
-            finished.append(added.key)
-            since_saved += 1
-            if on_chunk is not None:
-                on_chunk(added)
-            if checkpoint is not None and since_saved >= execution.checkpoint_every:
-                save_checkpoint(checkpoint, totals, finished, config, checkpoint.stem)
-                since_saved = 0
+        # One offer can release several waiting chunks into the totals at once; all
+        # of them are recorded before a checkpoint, so its sums and its list of
+        # finished chunks always agree.
+        added = merge.offer(chunk, partial)
+        finished.extend(added_chunk.key for added_chunk in added)
+        since_saved += len(added)
+        if on_chunk is not None:
+            for added_chunk in added:
+                on_chunk(added_chunk)
+        if checkpoint is not None and since_saved >= execution.checkpoint_every:
+            save_checkpoint(checkpoint, totals, finished, config, checkpoint.stem)
+            since_saved = 0
     if not merge.done:
         raise RuntimeError(
             f"{len(remaining) - len(merge.merged)} chunks never returned"
