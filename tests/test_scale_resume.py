@@ -166,13 +166,25 @@ def test_resume_rejects_other_networks(checkpointed_run, capsys):
     assert "networks 300 differs from the requested networks 600" in message
 
 
-def test_resume_without_checkpoints_dir_exits_2(tmp_path, capsys):
+def test_resume_without_checkpoints_starts_over(tmp_path, capsys):
     config_path = write_toml(small_config_data(), tmp_path / "run.toml")
 
     code = main(["check", str(config_path), "--out", str(tmp_path / "new"), "--resume"])
 
+    assert code == 0
+    assert "no checkpoints to resume" in capsys.readouterr().err
+
+
+def test_leftover_checkpoints_need_resume(tmp_path, capsys):
+    config_path = write_toml(small_config_data(), tmp_path / "run.toml")
+    checkpoints = tmp_path / "old" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    (checkpoints / "check0-gauss-net-w8.nc").write_bytes(b"")
+
+    code = main(["check", str(config_path), "--out", str(tmp_path / "old")])
+
     assert code == 2
-    assert "no checkpoint directory" in capsys.readouterr().err
+    assert "pass --resume to continue it" in " ".join(capsys.readouterr().err.split())
 
 
 def test_out_of_order_chunks_checkpoint_consistently(tmp_path, monkeypatch):

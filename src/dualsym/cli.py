@@ -129,6 +129,8 @@ def _run_and_report(
             on_width=on_width,
             execution=execution,
         )
+    if execution.resume and not report.resumed:
+        console.print("no checkpoints to resume; the run started from the first chunk")
     for name, (finished, total) in report.resumed.items():
         console.print(f"resumed {name} at chunk {finished} of {total}")
     stdout = Console() if Console().is_terminal else Console(width=140)
@@ -156,6 +158,9 @@ def _remove_checkpoints(paths: list[Path]) -> None:
     for path in paths:
         path.unlink(missing_ok=True)
     for directory in {path.parent for path in paths}:
+        # A run killed while writing a checkpoint leaves its temporary file behind.
+        for stale in directory.glob(".*.nc"):
+            stale.unlink(missing_ok=True)
         if directory.is_dir() and not any(directory.iterdir()):
             directory.rmdir()
 
@@ -264,17 +269,20 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     # Dask sets its own loggers to INFO, which would print every cluster event.
-    logging.getLogger("distributed").setLevel(logging.WARNING)
+    # Shutdown after Ctrl-C also makes it log closed-connection errors at length.
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
     _register_training_commands()
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode Typer returns the code of an Exit raised inside a
+        # command (and 130 for Ctrl-C) instead of raising it.
+        code = app(args=argv, standalone_mode=False)
     except InputError as error:
         console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
         return 2
     except typer.Exit as exit_:
         return exit_.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        console.print("aborted")
+        console.print("interrupted")
         return 130
     except typer.TyperException as error:
         # Usage errors (bad option values, unknown options) carry show() and exit 2.
@@ -283,7 +291,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         show()
         return int(getattr(error, "exit_code", 2))
-    return 0
+    if code == 130:
+        console.print(
+            "interrupted; runs with --out keep their checkpoints, and rerunning the "
+            "same command with --resume continues them"
+        )
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from functools import lru_cache
 import numpy as np
 from distributed import WorkerPlugin
 
+from dualsym.errors import InputError
 from dualsym.correlators.runner import Chunk
 
 logger = logging.getLogger(__name__)
@@ -159,7 +160,14 @@ def dask_client(workers: int | None = None, scheduler: str | None = None):
         # NOTE: torch threads on an existing cluster's workers are left as they are,
         # which oversubscribes cores when a host runs several worker processes.
         logger.info("connecting to Dask scheduler %s", scheduler)
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler, timeout="15s")
+        except (OSError, ValueError, TimeoutError) as error:
+            raise InputError(
+                f"cannot connect to the Dask scheduler {scheduler!r}: {error}; check "
+                f"the address (tcp://HOST:PORT) or use --workers N for a local cluster"
+            ) from None
+        with client:
             yield client
         return
     threads = max(1, (os.cpu_count() or 1) // workers)

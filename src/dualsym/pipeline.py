@@ -152,10 +152,16 @@ class Execution:
                 "--resume needs --out DIR: the checkpoints of the run to resume are "
                 "read from DIR/checkpoints"
             )
-        if self.resume and not self.checkpoint_dir.is_dir():
+        saved = (
+            sorted(self.checkpoint_dir.glob("*.nc"))
+            if self.checkpoint_dir is not None and self.checkpoint_dir.is_dir()
+            else []
+        )
+        if saved and not self.resume:
             raise InputError(
-                f"--resume: no checkpoint directory {self.checkpoint_dir}; rerun "
-                f"without --resume, or give the --out of the run to resume"
+                f"{self.checkpoint_dir} holds checkpoints of an unfinished run "
+                f"({len(saved)} file(s)); pass --resume to continue it, or choose "
+                f"another --out or remove that directory to start over"
             )
 
     @property

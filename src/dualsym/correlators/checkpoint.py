@@ -31,13 +31,15 @@ RUN_KEYS = ("seed", "networks", "blocks", "chunk_networks", "memory_budget_mb")
 
 
 def identity_json(config: DualsymConfig) -> str:
-    """Serialize the parts of `config` a checkpoint must match: all but the device.
+    """Serialize the parts of `config` a checkpoint must match: all but device and alpha.
 
-    The device is left out so that a run can resume on other hardware. Totals from
-    different devices agree to rounding, not bitwise.
+    The device is left out so that a run can resume on other hardware (totals from
+    different devices agree to rounding, not bitwise), and alpha because it only
+    enters the verdicts, not the sums.
     """
     data = config.model_dump(mode="json")
     data["run"].pop("device", None)
+    data["run"].pop("alpha", None)
     return json.dumps(data, sort_keys=True)
 
 
