@@ -210,6 +210,9 @@ class Correlators:
                 (f"entry_{order}", f"slot_{order}"),
                 estimate.entries,
             )
+            # Dense tensors hold the mean only; standard errors (and any other
+            # statistic) follow from the block means, per unique entry.
+            data_vars[f"G{order}_se"] = ((f"entry_{order}",), estimate.standard_error)
             data_vars[f"G{order}_block_means"] = (
                 ("block", f"entry_{order}"),
                 estimate.block_means,
@@ -221,12 +224,10 @@ class Correlators:
             )
             if dense_ok:
                 data_vars[f"G{order}"] = self.dense(order)
-                data_vars[f"G{order}_se"] = self.dense(order, estimate.standard_error)
         if 4 in self.orders and 2 in self.orders:
             connected = self.connected(4)
-            if self.sites**4 <= MAX_DENSE_ELEMENTS:
-                data_vars["G4_connected"] = self.dense(4, connected.mean)
-                data_vars["G4_connected_se"] = self.dense(4, connected.standard_error)
+            data_vars["G4_connected"] = (("entry_4",), connected.mean)
+            data_vars["G4_connected_se"] = (("entry_4",), connected.standard_error)
         attrs = {
             "format": FILE_FORMAT,
             "ensemble": self.ensemble,

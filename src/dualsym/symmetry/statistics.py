@@ -138,7 +138,7 @@ def deviation_test(
     verdict = "broken" if p_value < alpha else "invariant"
 
     relative, error, resolution, raw, floor, lie_relative = _effect_sizes(
-        base_blocks, deviations, count_elements, weights, se, critical
+        base_blocks, deviations, count_elements, weights, se, critical, alpha
     )
     return DeviationSummary(
         verdict=verdict,
@@ -157,19 +157,36 @@ def deviation_test(
     )
 
 
-def _effect_sizes(base_blocks, deviations, count_elements, weights, se, critical):
+def _resolved_from_zero(blocks_values: np.ndarray, alpha: float) -> bool:
+    """Whether some entry differs from zero (Student t, Bonferroni at level alpha)."""
+    blocks = blocks_values.shape[0]
+    mean = blocks_values.mean(0)
+    se = blocks_values.std(0, ddof=1) / math.sqrt(blocks)
+    exact = se == 0
+    if np.any(exact & (mean != 0)):
+        return True
+    z = np.abs(mean[~exact] / se[~exact])
+    if z.size == 0:
+        return False
+    p_value = z.size * _t_two_sided(z.max(), blocks - 1)
+    return bool(p_value < alpha)
+
+
+def _effect_sizes(
+    base_blocks, deviations, count_elements, weights, se, critical, alpha
+):
     """Relative deviation (bias-corrected), its error, resolution, raw, floor.
 
     The summary is the mean over group elements, or over generators when no element
-    was tested. All are None when |G| itself is not resolved from zero. Resolution is critical_z * noise floor: the relative size of a
+    was tested. All are None when G itself is not resolved from zero. Resolution is critical_z * noise floor: the relative size of a
     deviation that reaches the critical value in every entry at once.
     """
     blocks = base_blocks.shape[0]
     base_mean = base_blocks.mean(0)
-    base_variance = base_blocks.var(0, ddof=1) / blocks
-    # A relative size needs |G| resolved from zero: below twice its own noise (as for
-    # odd orders of zero-mean networks) the ratio would be noise over noise.
-    if np.sum(weights * base_mean**2) <= 4.0 * np.sum(weights * base_variance):
+    # A relative size needs G resolved from zero: when no entry of G differs from
+    # zero at level alpha (as for odd orders of zero-mean networks) the ratio would
+    # be noise over noise.
+    if not _resolved_from_zero(base_blocks, alpha):
         return None, None, None, None, None, None
     lie = deviations[:, count_elements:]
     lie_relative = None
