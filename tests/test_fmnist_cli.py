@@ -73,7 +73,7 @@ def error_output(capsys) -> str:
         (["--batch-runs", "0"], "--batch-runs must be a positive integer"),
         (["--device", "toaster"], "unknown device 'toaster'"),
         (["--data", "/nonexistent/fmnist"], "apt-get install dataset-fashion-mnist"),
-        (["--train-limit", "0"], "train_limit"),
+        (["--train-limit", "0"], "invalid --train-limit"),
     ],
 )
 def test_invalid_input_exits_2(tmp_path, capsys, arguments, message):
@@ -119,3 +119,9 @@ def test_resume_with_other_protocol_exits_2(tmp_path, capsys):
     )
     assert code == 2
     assert "seed: stored 0, requested 1" in error_output(capsys)
+
+
+def test_rejected_batch_runs_writes_nothing(tmp_path):
+    out = tmp_path / "sweep"
+    assert main(["fmnist", "--quick", "--out", str(out), "--batch-runs", "0"]) == 2
+    assert not out.exists()

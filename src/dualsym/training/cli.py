@@ -198,6 +198,8 @@ def fmnist(
         test_limit=test_limit,
     )
     torch_device = resolve_device(device)
+    if batch_runs < 1:
+        raise InputError(f"--batch-runs must be a positive integer, got {batch_runs}")
     if threads is not None:
         if threads < 1:
             raise InputError(f"--threads must be a positive integer, got {threads}")

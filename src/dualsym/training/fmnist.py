@@ -36,7 +36,6 @@ from dualsym.config import (
     LawConfig,
     LayerOverride,
     MeanRows,
-    format_validation_error,
 )
 from dualsym.atomic import write_netcdf_atomic, write_text_atomic
 from dualsym.ensemble import Ensemble, chunk_generator
@@ -194,7 +193,22 @@ def build_sweep_config(
     try:
         return SweepConfig(grids=grids, **fields)
     except ValidationError as error:
-        raise InputError(format_validation_error(error, "fmnist request")) from None
+        raise InputError(_option_errors(error)) from None
+
+
+def _option_errors(error: ValidationError) -> str:
+    """Name the command-line option behind each validation error, once each."""
+    lines = []
+    for problem in error.errors():
+        field = str(problem["loc"][-1]) if problem["loc"] else "grids"
+        option = "--targets" if field == "grids" else "--" + field.replace("_", "-")
+        message = problem["msg"].removeprefix("Value error, ")
+        line = f"invalid {option}: {message}"
+        if problem["type"] != "value_error" and "input" in problem:
+            line += f" (got {problem['input']!r})"
+        if line not in lines:
+            lines.append(line)
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True, order=True)
