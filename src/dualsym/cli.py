@@ -57,6 +57,12 @@ CheckpointEveryOption = typer.Option(
     help="Chunks between checkpoints in OUT/checkpoints (needs --out; default "
     "20). Checkpoints are removed once the outputs are written.",
 )
+ThreadsOption = typer.Option(
+    None,
+    "--threads",
+    help="CPU threads for torch (default: one per core). 1 avoids OpenMP stalls on "
+    "a machine shared with other jobs.",
+)
 JsonOption = typer.Option(
     None, "--json", help="Write the JSON report (a `results` list) to this file."
 )
@@ -185,8 +191,10 @@ def check(
     scheduler: str | None = SchedulerOption,
     resume: bool = ResumeOption,
     checkpoint_every: int | None = CheckpointEveryOption,
+    threads: int | None = ThreadsOption,
 ) -> None:
     """Test the invariance of network densities described by a config file."""
+    _set_threads(threads)
     from dualsym.config import load_config
     from dualsym.pipeline import override_run
 
@@ -209,8 +217,10 @@ def demo(
     scheduler: str | None = SchedulerOption,
     resume: bool = ResumeOption,
     checkpoint_every: int | None = CheckpointEveryOption,
+    threads: int | None = ThreadsOption,
 ) -> None:
     """Run the built-in demo: SO(5) output and SO(3) input invariance, and a broken case."""
+    _set_threads(threads)
     from dualsym.config import load_config
     from dualsym.pipeline import override_run
 
@@ -250,6 +260,37 @@ def inspect(
         f"networks {correlators.networks:,}, blocks {correlators.blocks}, seed "
         f"{correlators.seed}, points {len(correlators.points)}, d_out {correlators.d_out}"
     )
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is None:
+        return
+    if threads < 1:
+        raise InputError(f"--threads must be a positive integer, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        from dualsym.correlators.estimates import _version
+
+        print(f"dualsym {_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version_callback,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """Symmetries of neural-network densities from parameter-space correlators."""
 
 
 def demo_config_path() -> Path:
