@@ -159,7 +159,7 @@ class Execution:
         )
         if saved and not self.resume:
             raise InputError(
-                f"{self.checkpoint_dir} holds checkpoints of an unfinished run "
+                f"{self.checkpoint_dir} contains checkpoints of an unfinished run "
                 f"({len(saved)} file(s)); pass --resume to continue it, or choose "
                 f"another --out or remove that directory to start over"
             )

@@ -21,8 +21,8 @@ from dualsym.correlators.moments import MAX_DENSE_ORDER, colex_rank, multiset_co
 from dualsym.errors import MemoryBudgetError, ResultFileError
 
 FILE_FORMAT = "dualsym-correlators-1"
-# Dense tensors (4 per order in a file) are a convenience beside the unique entries;
-# past this many elements (80 MB each in float64) only unique entries are stored.
+# A dense tensor in a file is a convenience beside the unique entries. Past this many
+# elements (80 MB in float64) only the unique entries are stored.
 MAX_DENSE_ELEMENTS = 10_000_000
 
 

@@ -158,7 +158,7 @@ def deviation_test(
 
 
 def _resolved_from_zero(blocks_values: np.ndarray, alpha: float) -> bool:
-    """Whether some entry differs from zero (Student t, Bonferroni at level alpha)."""
+    """Return whether some entry differs from zero (Student t, Bonferroni at alpha)."""
     blocks = blocks_values.shape[0]
     mean = blocks_values.mean(0)
     se = blocks_values.std(0, ddof=1) / math.sqrt(blocks)
