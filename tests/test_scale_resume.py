@@ -137,7 +137,7 @@ def test_resume_rejects_other_seed(checkpointed_run, capsys):
     assert code == 2
     message = " ".join(capsys.readouterr().err.split())
     assert "seed 5 differs from the requested seed 6" in message
-    assert "rerun without --resume or use a new --out" in message
+    assert "use a new --out, or delete" in message
 
 
 def test_resume_rejects_other_config(checkpointed_run, capsys):

@@ -318,7 +318,10 @@ def main(argv: list[str] | None = None) -> int:
         # command (and 130 for Ctrl-C) instead of raising it.
         code = app(args=argv, standalone_mode=False)
     except InputError as error:
-        console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+        # soft_wrap keeps long key paths on one line when stderr is not a terminal.
+        console.print(
+            f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
+        )
         return 2
     except typer.Exit as exit_:
         return exit_.exit_code
@@ -334,8 +337,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(getattr(error, "exit_code", 2))
     if code == 130:
         console.print(
-            "interrupted; runs with --out keep their checkpoints, and rerunning the "
-            "same command with --resume continues them"
+            "interrupted; if --out already holds checkpoints or stored runs, the same "
+            "command with --resume continues from them",
+            soft_wrap=True,
         )
     return code if isinstance(code, int) else 0
 

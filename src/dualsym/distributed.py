@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -156,6 +157,10 @@ def dask_client(workers: int | None = None, scheduler: str | None = None):
     """
     from distributed import Client, LocalCluster
 
+    # Importing distributed sets its loggers to INFO with their own handlers, which
+    # would print every cluster event and, after Ctrl-C, closed-connection tracebacks.
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+
     if scheduler is not None:
         # NOTE: torch threads on an existing cluster's workers are left as they are,
         # which oversubscribes cores when a host runs several worker processes.
@@ -174,15 +179,21 @@ def dask_client(workers: int | None = None, scheduler: str | None = None):
     logger.info(
         "starting %d local Dask workers, %d torch threads each", workers, threads
     )
-    with (
-        LocalCluster(
+    # Worker processes start with SIGINT ignored (Python keeps an inherited SIG_IGN),
+    # so Ctrl-C reaches only this process, which closes the cluster; otherwise every
+    # worker prints its own KeyboardInterrupt traceback.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        cluster = LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+            silence_logs=logging.ERROR,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    with cluster, Client(cluster) as client:
         client.register_plugin(TorchThreads(threads), name="dualsym-torch-threads")
         yield client

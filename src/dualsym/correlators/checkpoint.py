@@ -103,7 +103,7 @@ def load_checkpoint(
     except (OSError, ValueError) as error:
         raise ResultFileError(
             f"cannot read checkpoint {path}: {type(error).__name__}: {error}; delete it "
-            f"or rerun without --resume"
+            f"to start that part over, or use a new --out"
         ) from None
     if dataset.attrs.get("format") != CHECKPOINT_FORMAT:
         raise ResultFileError(
@@ -116,7 +116,8 @@ def load_checkpoint(
         if state[name].shape != array.shape:
             raise ResultFileError(
                 f"checkpoint {path}: {name} has shape {list(state[name].shape)}, "
-                f"expected {list(array.shape)}; delete it or rerun without --resume"
+                f"expected {list(array.shape)}; delete it to start that part over, or use a "
+                f"new --out"
             )
     finished = {tuple(int(k) for k in row) for row in dataset["finished_chunks"].values}
     return CheckpointState(state, finished)
@@ -125,7 +126,7 @@ def load_checkpoint(
 def _check_identity(path: Path, attrs: dict, config: DualsymConfig) -> None:
     if attrs.get("config_sha256") == identity_hash(config):
         return
-    advice = "rerun without --resume or use a new --out"
+    advice = f"use a new --out, or delete {path.parent} to start over in this one"
     saved = json.loads(attrs.get("config", "{}"))
     requested = json.loads(identity_json(config))
     saved_run, requested_run = saved.get("run", {}), requested["run"]
