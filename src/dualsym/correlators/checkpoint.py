@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from dualsym.config import DualsymConfig
-from dualsym.correlators.estimates import write_netcdf_atomic
+from dualsym.correlators.estimates import read_dualsym_netcdf, write_netcdf_atomic
 from dualsym.correlators.moments import MomentAccumulator
 from dualsym.errors import InputError, ResultFileError
 
@@ -97,19 +97,12 @@ def load_checkpoint(
             names what differs.
     """
     path = Path(path)
-    try:
-        with xr.open_dataset(path, engine="h5netcdf") as dataset:
-            dataset.load()
-    except (OSError, ValueError) as error:
-        raise ResultFileError(
-            f"cannot read checkpoint {path}: {type(error).__name__}: {error}; delete it "
-            f"to start that part over, or use a new --out"
-        ) from None
-    if dataset.attrs.get("format") != CHECKPOINT_FORMAT:
-        raise ResultFileError(
-            f"{path} is not a dualsym checkpoint (attribute format="
-            f"{dataset.attrs.get('format')!r}, expected {CHECKPOINT_FORMAT!r})"
-        )
+    dataset = read_dualsym_netcdf(
+        path,
+        CHECKPOINT_FORMAT,
+        "checkpoint",
+        "delete it to start that part over, or use a new --out",
+    )
     _check_identity(path, dataset.attrs, config)
     state = {name: dataset[name].values for name in totals.state()}
     for name, array in totals.state().items():

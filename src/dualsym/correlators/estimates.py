@@ -258,6 +258,32 @@ def _version() -> str:
         return "unknown"
 
 
+def read_dualsym_netcdf(
+    path: Path, expected_format: str, kind: str, advice: str
+) -> xr.Dataset:
+    """Load a NetCDF file fully and check its `format` attribute.
+
+    Raises:
+        ResultFileError: the file is missing, unreadable or of another format; the
+            message names the `kind` of file and ends with `advice`.
+    """
+    if not path.is_file():
+        raise ResultFileError(f"{kind} {path} not found")
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as dataset:
+            dataset.load()
+    except Exception as error:  # h5py and xarray raise many unrelated types
+        raise ResultFileError(
+            f"cannot read {kind} {path}: {type(error).__name__}: {error}; {advice}"
+        ) from None
+    if dataset.attrs.get("format") != expected_format:
+        raise ResultFileError(
+            f"{path} is not a dualsym {kind} (attribute format="
+            f"{dataset.attrs.get('format')!r}, expected {expected_format!r})"
+        )
+    return dataset
+
+
 def load_correlators(path: str | Path) -> Correlators:
     """Read a correlator file written by `Correlators.save`.
 
@@ -265,21 +291,9 @@ def load_correlators(path: str | Path) -> Correlators:
         ResultFileError: the file is missing, unreadable or not a dualsym file.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ResultFileError(f"result file {path} not found")
-    try:
-        with xr.open_dataset(path, engine="h5netcdf") as dataset:
-            dataset.load()
-    except Exception as error:  # h5py and xarray raise many unrelated types
-        raise ResultFileError(
-            f"cannot read result file {path}: {type(error).__name__}: {error}. "
-            f"Is it a NetCDF file written by dualsym?"
-        ) from None
-    if dataset.attrs.get("format") != FILE_FORMAT:
-        raise ResultFileError(
-            f"{path} is not a dualsym correlator file (attribute format="
-            f"{dataset.attrs.get('format')!r}, expected {FILE_FORMAT!r})"
-        )
+    dataset = read_dualsym_netcdf(
+        path, FILE_FORMAT, "result file", "is it a NetCDF file written by dualsym?"
+    )
     orders = {}
     for order in json.loads(dataset.attrs["orders"]):
         orders[order] = OrderEstimate(

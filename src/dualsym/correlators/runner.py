@@ -118,14 +118,20 @@ class BatchProgram:
         """Points per forward pass (more than len(points) when inputs are moved)."""
         return len(self.points)
 
+    def evaluate(
+        self, ensemble: Ensemble, params: Params, points: str = "points"
+    ) -> torch.Tensor:
+        """Return float64 outputs at the named point array, checked to be finite."""
+        x = self.on_device(points, ensemble.device, ensemble.dtype)
+        outputs = ensemble.forward(params, x)
+        ensemble.check_finite(outputs, x)
+        return outputs.to(torch.float64)
+
     def __call__(
         self, ensemble: Ensemble, params: Params
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        x = self.on_device("points", ensemble.device, ensemble.dtype)
-        outputs = ensemble.forward(params, x)
-        ensemble.check_finite(outputs, x)
-        features = outputs.reshape(outputs.shape[0], -1).to(torch.float64)
-        return features[None], None
+        outputs = self.evaluate(ensemble, params)
+        return outputs.reshape(outputs.shape[0], -1)[None], None
 
 
 def make_accumulator(

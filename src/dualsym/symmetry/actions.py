@@ -31,10 +31,7 @@ class OutputActionProgram(BatchProgram):
     def __call__(
         self, ensemble: Ensemble, params: Params
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        x = self.on_device("points", ensemble.device, ensemble.dtype)
-        outputs = ensemble.forward(params, x)
-        ensemble.check_finite(outputs, x)
-        outputs = outputs.to(torch.float64)
+        outputs = self.evaluate(ensemble, params)
         networks = outputs.shape[0]
         matrices = self.on_device("elements", outputs.device, torch.float64)
         views = [outputs] + [outputs @ matrix.T for matrix in matrices]
@@ -84,11 +81,9 @@ class InputActionProgram(BatchProgram):
         self, ensemble: Ensemble, params: Params
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         device, dtype = ensemble.device, ensemble.dtype
-        x_all = self.on_device("all_points", device, dtype)
-        outputs = ensemble.forward(params, x_all)
-        ensemble.check_finite(outputs, x_all)
+        outputs = self.evaluate(ensemble, params, "all_points")
         networks = outputs.shape[0]
-        features = outputs.to(torch.float64).reshape(
+        features = outputs.reshape(
             networks, self.views, len(self.points) * ensemble.d_out
         )
         features = features.permute(1, 0, 2).contiguous()
