@@ -111,7 +111,7 @@ def test_trailing_bytes_are_rejected(tmp_path):
     path = tmp_path / "labels.gz"
     path.write_bytes(gzip.compress(idx_bytes(labels, LABEL_MAGIC) + b"\x00"))
 
-    with pytest.raises(InputError, match="longer than its header says"):
+    with pytest.raises(InputError, match="longer than its header states"):
         read_idx(path, LABEL_MAGIC)
 
 

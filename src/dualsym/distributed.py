@@ -75,7 +75,7 @@ def compute_chunk(
         torch.set_num_threads(_task_threads)
     # NOTE: on a 2-core machine a chunk took about 40% longer inside a worker than in
     # the main process with the same torch threads (0.28 s against 0.20 s for the
-    # demo's first check); the cause is not known.
+    # demo's first check). The cause is not known.
     job = _worker_job(config_json, check_index, width)
     chunk = _plan_chunk(job.plan.chunks(), block, index)
     return job.chunk_partial(chunk).state()
@@ -182,8 +182,8 @@ def dask_client(workers: int | None = None, scheduler: str | None = None):
     logger.info(
         "starting %d local Dask workers, %d torch threads each", workers, threads
     )
-    # Worker processes start with SIGINT ignored (Python keeps an inherited SIG_IGN),
-    # so Ctrl-C reaches only this process, which closes the cluster; otherwise every
+    # Worker processes start with SIGINT ignored, because Python keeps an inherited
+    # SIG_IGN. So Ctrl-C reaches only this process, which closes the cluster, and no
     # worker prints its own KeyboardInterrupt traceback.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:

@@ -189,7 +189,8 @@ def make_group(config: GroupConfig) -> Group:
     for index, matrix in enumerate(matrices):
         if abs(np.linalg.det(matrix)) < 1e-12:
             raise InputError(
-                f"group.matrices[{index}] is singular, so it is no group element"
+                f"group.matrices[{index}] is singular (not invertible), so it cannot be a "
+                f"group element; replace it"
             )
     return Group(
         f"matrices({len(matrices)})",

@@ -285,10 +285,10 @@ class Ensemble:
         if bool(finite.all()):
             return
         bad_points = (~finite).flatten(start_dim=2).any(-1).any(0).nonzero().flatten()
-        shown = [x[i].tolist() for i in bad_points[:5].tolist()]
+        examples = [x[i].tolist() for i in bad_points[:5].tolist()]
         raise NonFiniteOutputError(
             f"ensemble {self.name!r} at width {self.width} produced non-finite outputs "
-            f"(inf or NaN) at {len(bad_points)} input point(s), e.g. {shown}; the "
+            f"(inf or NaN) at {len(bad_points)} input point(s), e.g. {examples}; the "
             f"activation probably overflowed: use smaller inputs or weight scales, or "
             f"dtype = 'float64'"
         )

@@ -71,7 +71,7 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
 
     Raises:
         InputError: the file is missing, unreadable, not gzip, has another magic
-            number, or is shorter or longer than its header says.
+            number, or is shorter or longer than its header states.
     """
     try:
         if path.suffix == ".gz":
@@ -115,7 +115,7 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     )
     expected = header + int(np.prod(shape))
     if len(raw) != expected:
-        state = "truncated" if len(raw) < expected else "longer than its header says"
+        state = "truncated" if len(raw) < expected else "longer than its header states"
         raise InputError(
             f"Fashion-MNIST file {path} is {state}: {len(raw)} bytes, expected "
             f"{expected} for shape {list(shape)}; {INSTALL_HINT}"
@@ -148,7 +148,7 @@ def load_split(
 
     if images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
         raise InputError(
-            f"Fashion-MNIST file {image_path} holds images of shape "
+            f"Fashion-MNIST file {image_path} contains images of shape "
             f"{list(images.shape[1:])}, expected [{IMAGE_SIDE}, {IMAGE_SIDE}]"
         )
     if len(images) != len(labels):
